@@ -1,0 +1,1 @@
+"""The `faceweave` command line: one small module per command."""

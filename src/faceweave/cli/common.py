@@ -1,0 +1,69 @@
+"""What every command shares: config options, progress bars, messages."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(func: F) -> F:
+    """--config, --preset and --set, in that order of precedence (later wins)."""
+    func = click.option(
+        "--set", "set_", multiple=True, metavar="SECTION.KEY=VALUE",
+        help="Override one option of faceweave.toml, e.g. --set video.crf=20 (repeatable).",
+    )(func)  # fmt: skip
+    func = click.option("--preset", metavar="NAME", help="Apply a preset (quick, hd) on top of the config.")(func)
+    func = click.option(
+        "--config", "config_path", type=click.Path(path_type=Path), metavar="FILE",
+        help="A faceweave.toml to read (default: built-in defaults).",
+    )(func)  # fmt: skip
+    return func
+
+
+def build_config(config_path: Path | None, preset: str | None, set_: tuple[str, ...],
+                 flags: dict[str, dict[str, Any]] | None = None) -> Any:  # fmt: skip
+    """Load and validate the config; explicit command flags win over --set."""
+    from faceweave.config import load_config, parse_override
+
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in set_:
+        section, key, value = parse_override(item)
+        overrides.setdefault(section, {})[key] = value
+    for section, values in (flags or {}).items():
+        for key, value in values.items():
+            if value is not None:
+                overrides.setdefault(section, {})[key] = value
+    return load_config(config_path, preset, overrides)
+
+
+def is_quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+
+
+def info(message: str) -> None:
+    """A status line on stderr, hidden by --quiet."""
+    if not is_quiet():
+        click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    click.secho(f"warning: {message}", err=True, fg="yellow")
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A progress bar with ETA on stderr (silent under --quiet); yields a tick function."""
+    if is_quiet():
+        yield lambda: None
+        return
+    with click.progressbar(length=max(total, 1), label=label, show_eta=True, show_pos=True,
+                           file=sys.stderr) as bar:  # fmt: skip
+        yield lambda: bar.update(1)

@@ -1,0 +1,44 @@
+"""`faceweave frames VIDEO [OUT_DIR]`: a video to numbered PNG or JPEG frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from faceweave.cli.common import build_config, config_options, info, progress, warn
+
+
+@click.command("frames")
+@click.argument("video_path", type=click.Path(path_type=Path))
+@click.argument("out_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--fps", type=float, help="Keep frames at this rate (default: every frame).")
+@click.option("--every-nth", type=int, default=1, show_default=True, help="Keep one frame in N.")
+@click.option("--start", "start_s", type=float, default=0.0, show_default=True, help="Start time in seconds.")
+@click.option("--end", "end_s", type=float, help="End time in seconds (default: the end).")
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg"]), help="Image format (config frames.format).")
+@click.option("--jpeg-quality", type=int, help="JPEG quality 1-100 (config frames.jpeg_quality).")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), help="Damaged frames: stop or skip.")
+@config_options
+def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth: int,
+            start_s: float, end_s: float | None, fmt: str | None, jpeg_quality: int | None,
+            on_error: str | None, config_path: Path | None, preset: str | None,
+            set_: tuple[str, ...]) -> None:  # fmt: skip
+    """Write the frames of VIDEO_PATH as <frame index>.png into OUT_DIR (default: next to it,
+    named after the video, as DeepFaceLab does: data_dst.mp4 -> data_dst/)."""
+    from faceweave.media import probe_video
+    from faceweave.videotools import FrameSelection, run_frames
+
+    config = build_config(config_path, preset, set_, {
+        "frames": {"format": fmt, "jpeg_quality": jpeg_quality}, "decode": {"on_error": on_error}})  # fmt: skip
+    selection = FrameSelection(start_s, end_s, fps, every_nth)
+    target = out_dir or video_path.with_suffix("")
+    total = probe_video(video_path).frame_count if video_path.is_file() else 0
+    with progress(total, "frames") as tick:
+        report = run_frames(config, video_path, target, selection, tick)
+    if report.skipped:
+        warn(f"skipped {report.skipped} damaged frame(s)")
+    if report.ended_early:
+        warn(f"{video_path} ended after {report.decoded} frames, before its declared length (truncated?)")
+    info(f"wrote {report.written} of {report.decoded} decoded frames")
+    click.echo(str(report.out_dir))

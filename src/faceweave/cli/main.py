@@ -1,0 +1,64 @@
+"""Entry point: the `faceweave` group, global options and the exit-code contract.
+
+Exit codes: 0 ok, 2 bad input or config (one sentence, no traceback), 1 internal error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from faceweave import __version__
+from faceweave.cli import demo, frames, init, probe, video
+from faceweave.errors import UserError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class FaceweaveGroup(click.Group):
+    """Turns library exceptions into one message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except UserError as exc:
+            click.secho(f"error: {exc}", err=True, fg="red")
+            ctx.exit(EXIT_USER)
+        except KeyboardInterrupt:
+            click.secho("interrupted; finished files are kept, unfinished ones removed", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
+            if (ctx.obj or {}).get("verbose"):
+                traceback.print_exc()
+            click.secho(
+                f"internal error: {type(exc).__name__}: {exc} (a bug; rerun with --verbose and report it)",
+                err=True, fg="red",
+            )  # fmt: skip
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=FaceweaveGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="faceweave")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print debug details and tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    """faceweave: swap the face of a src video onto a dst video, in the line of DeepFaceLab."""
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+for module in (init, frames, video, probe, demo):
+    cli.add_command(module.command)
+
+
+def main() -> None:
+    cli(prog_name="faceweave")

@@ -1,0 +1,40 @@
+"""`faceweave video FRAMES OUT.mp4`: numbered frames (or a video) to H.264 MP4 with audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from faceweave.cli.common import build_config, config_options, info, progress, warn
+
+
+@click.command("video")
+@click.argument("frames_in", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--audio-from", type=click.Path(path_type=Path), help="Video whose audio (and rate) to use.")
+@click.option("--fps", type=float, help="Frame rate (default: --audio-from's, else decode.image_fps).")
+@click.option("--crf", type=int, help="x264 quality 0-51, lower is better (config video.crf).")
+@click.option("--x264-preset", help="x264 speed preset, e.g. veryfast or slow (config video.preset).")
+@click.option("--audio", type=click.Choice(["auto", "aac", "none"]), help="Copy, re-encode or drop audio.")
+@config_options
+def command(frames_in: Path, out: Path, audio_from: Path | None, fps: float | None,
+            crf: int | None, x264_preset: str | None, audio: str | None,
+            config_path: Path | None, preset: str | None, set_: tuple[str, ...]) -> None:  # fmt: skip
+    """Encode the images in FRAMES_IN (sorted by number) or a video to OUT as H.264 MP4."""
+    from faceweave.media import probe_video
+    from faceweave.media.decode import list_images
+    from faceweave.videotools import run_video
+
+    config = build_config(config_path, preset, set_,
+                          {"video": {"crf": crf, "preset": x264_preset, "audio": audio}})  # fmt: skip
+    total = len(list_images(frames_in)) if frames_in.is_dir() else probe_video(frames_in).frame_count
+    with progress(total, "encode") as tick:
+        report = run_video(config, frames_in, out, audio_from, fps, tick)
+    enc = report.encode
+    if report.skipped:
+        warn(f"skipped {report.skipped} unreadable image(s)")
+    if enc.padded:
+        warn(f"odd frame size padded by one pixel to {enc.width}x{enc.height} (H.264 4:2:0 needs even sides)")
+    info(f"wrote {enc.frames} frames at {float(report.fps):.3f} fps, audio {enc.audio}")
+    click.echo(str(enc.path))

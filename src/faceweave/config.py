@@ -1,0 +1,255 @@
+"""Configuration: frozen dataclasses per stage, loaded from TOML, then presets, then CLI overrides.
+
+Every option is declared once, here, with its default, a one-line help text and what is allowed;
+`render_toml` writes them all (with comments) into a workspace's faceweave.toml, and `validate`
+checks a merged mapping against the same declarations, naming the key on any error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from faceweave.errors import ConfigError
+from faceweave.media.encode import X264_PRESETS
+
+SCHEMA_VERSION = 1
+Raw = dict[str, dict[str, Any]]
+
+
+def opt(
+    default: Any,
+    help: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A config field with its help line and its allowed values."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """How faceweave writes videos."""
+
+    crf: int = opt(18, "x264 constant rate factor: lower is better quality and a bigger file", lo=0, hi=51)
+    preset: str = opt("medium", "x264 preset: slower is smaller at the same quality", choices=X264_PRESETS)
+    audio: str = opt(
+        "auto",
+        "audio from the reference video: auto copies it (AAC when MP4 cannot hold it), aac re-encodes",
+        choices=("auto", "aac", "none"),
+    )
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How faceweave reads videos and image folders."""
+
+    on_error: str = opt(
+        "stop", "a damaged frame stops with its index, or is skipped and counted", choices=("stop", "skip")
+    )
+    image_fps: float = opt(25.0, "frame rate given to a folder of images used as a video", lo=1, hi=240)
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    """How `faceweave frames` writes images."""
+
+    format: str = opt("png", "image format of extracted frames", choices=("png", "jpg"))
+    jpeg_quality: int = opt(95, "JPEG quality of extracted frames", lo=1, hi=100)
+    png_compression: int = opt(3, "PNG compression level: higher is smaller and slower", lo=0, hi=9)
+
+
+@dataclass(frozen=True)
+class Config:
+    video: VideoConfig = field(default_factory=VideoConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    frames: FramesConfig = field(default_factory=FramesConfig)
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+# One entry per schema bump: MIGRATIONS[n] turns a version-n mapping into version n+1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _allowed(meta: Mapping[str, Any], kind: type) -> str:
+    if meta["choices"]:
+        return "one of " + ", ".join(meta["choices"])
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    if meta["lo"] is not None and meta["hi"] is not None:
+        return f"{name} from {meta['lo']:g} to {meta['hi']:g}"
+    if meta["lo"] is not None:
+        return f"{name} of at least {meta['lo']:g}"
+    return name
+
+
+def _check_value(key: str, value: Any, kind: type, meta: Mapping[str, Any], origin: str) -> Any:
+    allowed = _allowed(meta, kind)
+    ok_type = (
+        isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    ) or (kind is float and isinstance(value, int) and not isinstance(value, bool))
+    if not ok_type:
+        raise ConfigError(f"{origin}: {key} = {value!r} has the wrong type; allowed: {allowed}")
+    if meta["choices"] and value not in meta["choices"]:
+        raise ConfigError(f"{origin}: {key} = {value!r} is not allowed; allowed: {allowed}")
+    lo, hi = meta["lo"], meta["hi"]
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{origin}: {key} = {value!r} is out of range; allowed: {allowed}")
+    return float(value) if kind is float else value
+
+
+def _section_fields(name: str) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(SECTIONS[name])}
+
+
+def check_keys(raw: Mapping[str, Any], origin: str) -> None:
+    """Every section and key in `raw` must be declared."""
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{origin}: unknown section [{section}]; allowed: {', '.join(SECTIONS)}"
+            )
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: {section} must be a table like [{section}]")
+        known = _section_fields(section)
+        for key in values:
+            if key not in known:
+                raise ConfigError(
+                    f"{origin}: unknown key {section}.{key}; allowed in [{section}]: {', '.join(known)}"
+                )
+
+
+def merge(base: Raw, layer: Mapping[str, Any], origin: str) -> Raw:
+    """`layer` on top of `base`, after checking that `layer` names only declared keys."""
+    check_keys(layer, origin)
+    merged = {section: dict(values) for section, values in base.items()}
+    for section, values in layer.items():
+        merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def validate(raw: Raw, origin: str = "config") -> Config:
+    """Build a Config from a mapping, checking type and range of every value."""
+    check_keys(raw, origin)
+    sections: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        values = raw.get(name, {})
+        checked = {
+            key: _check_value(f"{name}.{key}", values[key], hints[key], f.metadata, origin)
+            for key, f in _section_fields(name).items()
+            if key in values
+        }
+        sections[name] = cls(**checked)
+    return Config(**sections)
+
+
+def to_raw(config: Config) -> Raw:
+    return {name: dataclasses.asdict(getattr(config, name)) for name in SECTIONS}
+
+
+def migrate(document: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Bring a parsed faceweave.toml up to SCHEMA_VERSION, one migration per bump."""
+    version = document.pop("schema_version", None)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ConfigError(f"{origin}: schema_version is missing or not an integer; expected {SCHEMA_VERSION}")
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{origin}: schema_version {version} is newer than this faceweave understands "
+            f"({SCHEMA_VERSION}); upgrade faceweave"
+        )
+    while version < SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise ConfigError(f"{origin}: schema_version {version} cannot be migrated")
+        document = MIGRATIONS[version](document)
+        version += 1
+    return document
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc})") from exc
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("faceweave.presets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    if name not in preset_names():
+        raise ConfigError(f"unknown preset {name!r}; allowed: {', '.join(preset_names())}")
+    text = resources.files("faceweave.presets").joinpath(f"{name}.toml").read_text("utf-8")
+    document = tomllib.loads(text)
+    document.pop("description", None)
+    return document
+
+
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """`section.key=value` from the command line; the value is read as TOML, else as a string."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise ConfigError(f"--set {item!r} must look like section.key=value, e.g. video.crf=20")
+    dotted, text = item.split("=", 1)
+    section, key = dotted.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    return section, key, value
+
+
+def load_config(
+    path: Path | None = None,
+    preset: str | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Defaults, then the workspace file, then a preset, then command-line overrides; validated."""
+    raw = to_raw(Config())
+    if path is not None:
+        raw = merge(raw, migrate(read_toml(path), str(path)), str(path))
+    if preset is not None:
+        raw = merge(raw, load_preset(preset), f"preset {preset}")
+    if overrides:
+        raw = merge(raw, overrides, "command line")
+    return validate(raw, str(path) if path else "config")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def render_toml(config: Config, preset: str | None = None) -> str:
+    """faceweave.toml text listing every option with its value and a one-line comment."""
+    lines = [
+        "# faceweave workspace configuration: every option of every stage, with its default.",
+        "# Command-line options override these values for one run; `--preset` applies a preset on top.",
+        f"schema_version = {SCHEMA_VERSION}",
+    ]
+    if preset:
+        lines.append(f"# written with preset {preset!r}")
+    for name, cls in SECTIONS.items():
+        lines += ["", f"# {(cls.__doc__ or '').strip()}", f"[{name}]"]
+        hints = get_type_hints(cls)
+        section = getattr(config, name)
+        for f in dataclasses.fields(cls):
+            allowed = _allowed(f.metadata, hints[f.name])
+            lines.append(f"# {f.metadata['help']} ({allowed}; default {_toml_value(f.default)})")
+            lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
+    return "\n".join(lines) + "\n"

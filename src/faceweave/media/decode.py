@@ -1,0 +1,151 @@
+"""Streaming decode of a video file or an image folder into upright BGR frames."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal, Protocol
+
+import av
+import cv2
+import numpy as np
+
+from faceweave.errors import MediaError
+from faceweave.media._av import open_input, short_reason
+from faceweave.media.probe import normalise_rotation, probe_video
+from faceweave.records import Frame, ImageBGR, VideoInfo
+
+OnError = Literal["stop", "skip"]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+_ROTATE_CCW = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+
+
+@dataclass
+class DecodeReport:
+    """What happened while decoding: frames delivered, damaged frames skipped, early end."""
+
+    frames: int = 0
+    skipped: int = 0
+    skipped_names: list[str] = field(default_factory=list)
+    ended_early: bool = False
+
+
+class FrameSource(Protocol):
+    """An iterable of frames with what is known about them up front and a report afterwards."""
+
+    info: VideoInfo
+    report: DecodeReport
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+
+def upright(image_bgr_u8: ImageBGR, rotation_deg: int) -> ImageBGR:
+    """Apply a counter-clockwise display rotation so that the picture is shown as intended."""
+    code = _ROTATE_CCW.get(normalise_rotation(rotation_deg))
+    return image_bgr_u8 if code is None else np.ascontiguousarray(cv2.rotate(image_bgr_u8, code))
+
+
+def natural_key(name: str) -> list[int | str]:
+    """Sort key that orders frame2 before frame10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+class VideoFrames:
+    """Frames of a video file, decoded one packet at a time (never the whole video in memory)."""
+
+    def __init__(self, path: Path, on_error: OnError = "stop") -> None:
+        self.path = Path(path)
+        self.info = probe_video(self.path)
+        self.on_error = on_error
+        self.report = DecodeReport()
+
+    def _damaged(self, exc: Exception, index: int) -> None:
+        if self.on_error == "stop":
+            raise MediaError(
+                f"{self.path} is damaged: decoding failed at frame {index} ({short_reason(exc)}); "
+                "pass --on-error skip to skip damaged frames"
+            ) from exc
+        self.report.skipped += 1
+
+    def __iter__(self) -> Iterator[Frame]:
+        container = open_input(self.path)
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            start = self.info.start_s
+            packets = container.demux(stream)
+            while True:
+                try:
+                    packet = next(packets)
+                    decoded = packet.decode()
+                except StopIteration:
+                    break
+                except av.error.FFmpegError as exc:
+                    self._damaged(exc, self.report.frames)
+                    continue
+                for frame in decoded:
+                    image = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+                    pts_s = (frame.time or 0.0) - start
+                    yield Frame(self.report.frames, pts_s, image)
+                    self.report.frames += 1
+        finally:
+            container.close()
+        self.report.ended_early = self.report.frames + self.report.skipped < self.info.frame_count
+
+
+class ImageFolderFrames:
+    """Frames from a folder of images, in natural numeric order, at a given frame rate."""
+
+    def __init__(self, folder: Path, fps: Fraction, on_error: OnError = "skip") -> None:
+        self.folder = Path(folder)
+        self.files = list_images(self.folder)
+        if not self.files:
+            raise MediaError(f"{self.folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        first = self._read_first()
+        height, width = first.shape[:2]
+        self.on_error = on_error
+        self.report = DecodeReport()
+        self.info = VideoInfo(
+            path=self.folder, container="images", codec=self.files[0].suffix.lstrip(".").lower(),
+            width=width, height=height, coded_width=width, coded_height=height, rotation_deg=0,
+            fps=fps, is_vfr=False, frame_count=len(self.files),
+            duration_s=len(self.files) / float(fps), start_s=0.0, audio=(),
+        )  # fmt: skip
+
+    def _read_first(self) -> ImageBGR:
+        for path in self.files:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                return image
+        raise MediaError(f"{self.folder} holds no readable image")
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.files):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                if self.on_error == "stop":
+                    raise MediaError(f"{path} cannot be read as an image")
+                self.report.skipped += 1
+                self.report.skipped_names.append(path.name)
+                continue
+            yield Frame(index, index / float(self.info.fps), image)
+            self.report.frames += 1
+
+
+def open_frames(
+    path: Path, *, on_error: OnError = "stop", image_fps: Fraction = Fraction(25)
+) -> VideoFrames | ImageFolderFrames:
+    """A frame source for a video file or a folder of images."""
+    path = Path(path)
+    if path.is_dir():
+        return ImageFolderFrames(path, image_fps, on_error)
+    return VideoFrames(path, on_error)

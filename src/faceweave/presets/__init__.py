@@ -1,0 +1,1 @@
+"""Presets are data: each TOML file here overrides some options of faceweave.toml."""

@@ -1,0 +1,81 @@
+"""The DeepFaceLab-style workspace folder and `faceweave init`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from faceweave.atomic import write_text_atomic
+from faceweave.config import load_config, render_toml
+from faceweave.errors import UserError, write_error
+
+CONFIG_NAME = "faceweave.toml"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def src_video(self) -> Path:
+        return self.root / "data_src.mp4"
+
+    @property
+    def dst_video(self) -> Path:
+        return self.root / "data_dst.mp4"
+
+    @property
+    def src_aligned(self) -> Path:
+        return self.root / "data_src" / "aligned"
+
+    @property
+    def dst_aligned(self) -> Path:
+        return self.root / "data_dst" / "aligned"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def merged(self) -> Path:
+        return self.root / "data_dst" / "merged"
+
+    @property
+    def result(self) -> Path:
+        return self.root / "result.mp4"
+
+    def folders(self) -> tuple[Path, ...]:
+        """Folders `init` creates; merged/ appears only when merged frames are asked for."""
+        return (self.src_aligned, self.dst_aligned, self.model)
+
+
+@dataclass(frozen=True)
+class InitReport:
+    workspace: Workspace
+    created: tuple[Path, ...]
+    config_written: bool
+
+
+def init_workspace(root: Path, preset: str | None = None, overwrite_config: bool = False) -> InitReport:
+    """Create the workspace folders and a faceweave.toml; an existing config is kept unless asked."""
+    ws = Workspace(Path(root))
+    if ws.root.exists() and not ws.root.is_dir():
+        raise UserError(f"{ws.root} exists and is not a folder")
+    created = []
+    for folder in (ws.root, *ws.folders()):
+        if not folder.exists():
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise write_error(folder, exc) from exc
+            created.append(folder)
+    write = overwrite_config or not ws.config.exists()
+    if write:
+        write_text_atomic(ws.config, render_toml(load_config(preset=preset), preset))
+    else:
+        load_config(ws.config)  # an existing file must still be valid
+    return InitReport(ws, tuple(created), write)
