@@ -7,6 +7,7 @@ destroys the previous version of the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,16 @@ from faceweave.errors import write_error
 def temp_path_for(path: Path) -> Path:
     """A hidden sibling of `path` with the same suffix, so that muxers still pick the format."""
     return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def check_parent(path: Path) -> None:
+    """Fail early, with the reason, when `path` cannot be created because of its folder."""
+    parent = path.parent
+    if parent.is_dir():
+        return
+    missing = not parent.exists() and all(not p.exists() or p.is_dir() for p in parent.parents)
+    code = errno.ENOENT if missing else errno.ENOTDIR
+    raise write_error(path, OSError(code, os.strerror(code)))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -42,8 +53,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
     OSErrors raised inside become one-sentence `UserError`s naming `path`.
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise write_error(path, FileNotFoundError(2, "No such file or directory"))
+    check_parent(path)
     temp = temp_path_for(path)
     try:
         yield temp

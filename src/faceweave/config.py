@@ -94,9 +94,9 @@ def _allowed(meta: Mapping[str, Any], kind: type) -> str:
 
 def _check_value(key: str, value: Any, kind: type, meta: Mapping[str, Any], origin: str) -> Any:
     allowed = _allowed(meta, kind)
-    ok_type = (
-        isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-    ) or (kind is float and isinstance(value, int) and not isinstance(value, bool))
+    ok_type = (isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))) or (
+        kind is float and isinstance(value, int) and not isinstance(value, bool)
+    )
     if not ok_type:
         raise ConfigError(f"{origin}: {key} = {value!r} has the wrong type; allowed: {allowed}")
     if meta["choices"] and value not in meta["choices"]:
@@ -115,9 +115,7 @@ def check_keys(raw: Mapping[str, Any], origin: str) -> None:
     """Every section and key in `raw` must be declared."""
     for section, values in raw.items():
         if section not in SECTIONS:
-            raise ConfigError(
-                f"{origin}: unknown section [{section}]; allowed: {', '.join(SECTIONS)}"
-            )
+            raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {', '.join(SECTIONS)}")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{origin}: {section} must be a table like [{section}]")
         known = _section_fields(section)

@@ -6,11 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-
-from faceweave.assets import sample_face_path
+from faceweave.assets import load_sample_face
 from faceweave.config import Config
-from faceweave.errors import MediaError
 from faceweave.media import EncodeSettings
 from faceweave.media.synth import ClipSpec, write_face_clip
 from faceweave.videotools import FrameSelection, run_frames, run_video
@@ -43,9 +40,7 @@ def run_demo(
     ws = init_workspace(root).workspace
     settings = EncodeSettings(config.video.crf, config.video.preset, config.video.audio)  # type: ignore[arg-type]
     for side, path, face_index in (("src", ws.src_video, 0), ("dst", ws.dst_video, 1)):
-        face = cv2.imread(str(sample_face_path(face_index)))
-        if face is None:
-            raise MediaError(f"bundled face {sample_face_path(face_index)} is missing; reinstall faceweave")
+        face = load_sample_face(face_index)
         say(f"writing the {side} pseudo-video {path.name} ...")
         spec = ClipSpec(seconds=seconds, fps=25, width=640, height=360, seed=face_index,
                         flash_s=(1.0,))  # fmt: skip

@@ -12,6 +12,14 @@ import numpy.typing as npt
 ImageBGR = npt.NDArray[np.uint8]
 
 
+def as_image(array: object) -> ImageBGR:
+    """Type an OpenCV/PyAV result as the uint8 BGR image it is (checked, not converted)."""
+    image = np.asarray(array)
+    if image.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 image, got {image.dtype}")
+    return image
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     index: int
@@ -27,6 +35,8 @@ class VideoInfo:
 
     `width`/`height` are the display size, after rotation; `coded_width`/`coded_height` are as stored.
     `rotation_deg` is counter-clockwise, as in the container's display matrix.
+    `frame_count` counts the packets that can be read; `declared_frames` is what the container's
+    header promises (0 when it does not say): fewer readable than declared means truncated.
     """
 
     path: Path
@@ -40,6 +50,7 @@ class VideoInfo:
     fps: Fraction
     is_vfr: bool
     frame_count: int
+    declared_frames: int
     duration_s: float
     start_s: float
     audio: tuple[AudioInfo, ...]

@@ -19,7 +19,9 @@ def config_options(func: F) -> F:
         "--set", "set_", multiple=True, metavar="SECTION.KEY=VALUE",
         help="Override one option of faceweave.toml, e.g. --set video.crf=20 (repeatable).",
     )(func)  # fmt: skip
-    func = click.option("--preset", metavar="NAME", help="Apply a preset (quick, hd) on top of the config.")(func)
+    func = click.option("--preset", metavar="NAME", help="Apply a preset (quick, hd) on top of the config.")(
+        func
+    )
     func = click.option(
         "--config", "config_path", type=click.Path(path_type=Path), metavar="FILE",
         help="A faceweave.toml to read (default: built-in defaults).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,7 +17,9 @@ from faceweave.cli.common import build_config, config_options, info, progress, w
 @click.option("--every-nth", type=int, default=1, show_default=True, help="Keep one frame in N.")
 @click.option("--start", "start_s", type=float, default=0.0, show_default=True, help="Start time in seconds.")
 @click.option("--end", "end_s", type=float, help="End time in seconds (default: the end).")
-@click.option("--format", "fmt", type=click.Choice(["png", "jpg"]), help="Image format (config frames.format).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["png", "jpg"]), help="Image format (config frames.format)."
+)
 @click.option("--jpeg-quality", type=int, help="JPEG quality 1-100 (config frames.jpeg_quality).")
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), help="Damaged frames: stop or skip.")
 @config_options
@@ -29,8 +32,11 @@ def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth
     from faceweave.media import probe_video
     from faceweave.videotools import FrameSelection, run_frames
 
-    config = build_config(config_path, preset, set_, {
-        "frames": {"format": fmt, "jpeg_quality": jpeg_quality}, "decode": {"on_error": on_error}})  # fmt: skip
+    flags: dict[str, dict[str, Any]] = {
+        "frames": {"format": fmt, "jpeg_quality": jpeg_quality},
+        "decode": {"on_error": on_error},
+    }
+    config = build_config(config_path, preset, set_, flags)
     selection = FrameSelection(start_s, end_s, fps, every_nth)
     target = out_dir or video_path.with_suffix("")
     total = probe_video(video_path).frame_count if video_path.is_file() else 0

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.container
+import av.logging
 
 from faceweave.errors import MediaError
+
+# FFmpeg's own log lines (one per damaged macroblock) would bury our one-sentence errors;
+# `set_ffmpeg_logging(True)` turns them back on for --verbose.
+av.logging.set_level(av.logging.PANIC)
+
+
+def set_ffmpeg_logging(verbose: bool) -> None:
+    av.logging.set_level(av.logging.WARNING if verbose else av.logging.PANIC)
 
 
 def _short(exc: BaseException) -> str:
@@ -37,6 +47,13 @@ def open_input(path: Path) -> av.container.InputContainer:
         container.close()
         raise MediaError(f"{path} has no video stream")
     return container
+
+
+def seconds(value: int | None, time_base: Fraction | None) -> float:
+    """A stream timestamp in seconds; 0 when the container leaves it unset."""
+    if value is None or time_base is None:
+        return 0.0
+    return float(value * time_base)
 
 
 def short_reason(exc: BaseException) -> str:

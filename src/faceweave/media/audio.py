@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import av
 import av.audio.stream
@@ -17,7 +17,7 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.media._av import open_input
+from faceweave.media._av import open_input, seconds
 
 AudioMode = Literal["auto", "aac", "none"]
 
@@ -30,8 +30,8 @@ class AudioFeed:
     """Muxes audio packets into `output` up to a given time; subclasses say where packets come from."""
 
     def __init__(self) -> None:
-        self._pending: av.Packet | None = None
-        self._packets: Iterator[av.Packet] = iter(())
+        self._pending: av.Packet[Any] | None = None
+        self._packets: Iterator[av.Packet[Any]] = iter(())
 
     def pump(self, output: av.container.OutputContainer, until_s: float) -> None:
         """Mux every packet that starts before `until_s`."""
@@ -40,10 +40,10 @@ class AudioFeed:
             self._pending = None
             if packet is None:
                 return
-            if packet.pts is not None and packet.time_base is not None:
-                if float(packet.pts * packet.time_base) >= until_s:
-                    self._pending = packet
-                    return
+            timed = packet.pts is not None and packet.time_base is not None
+            if timed and seconds(packet.pts, packet.time_base) >= until_s:
+                self._pending = packet
+                return
             output.mux(packet)
 
     def close(self) -> None:
@@ -61,11 +61,11 @@ class CopyFeed(AudioFeed):
         self.stream = output.add_stream_from_template(in_stream)
         self._packets = self._shifted(in_stream)
 
-    def _shifted(self, in_stream: av.audio.stream.AudioStream) -> Iterator[av.Packet]:
+    def _shifted(self, in_stream: av.audio.stream.AudioStream) -> Iterator[av.Packet[Any]]:
         for packet in self._input.demux(in_stream):
             if packet.pts is None or packet.size == 0:
                 continue
-            shift = int(round(self._offset / packet.time_base))
+            shift = round(self._offset / packet.time_base)
             packet.pts -= shift
             packet.dts = packet.pts if packet.dts is None else packet.dts - shift
             if packet.pts < 0:
@@ -94,7 +94,7 @@ class EncodeFeed(AudioFeed):
         self._closer = closer
         self._packets = self._encode(frames)
 
-    def _encode(self, frames: Iterator[av.AudioFrame]) -> Iterator[av.Packet]:
+    def _encode(self, frames: Iterator[av.AudioFrame]) -> Iterator[av.Packet[Any]]:
         for frame in frames:
             yield from self.stream.encode(frame)
         yield from self.stream.encode(None)
@@ -105,10 +105,10 @@ class EncodeFeed(AudioFeed):
 
 
 def _video_start(container: av.container.InputContainer) -> float:
-    stream = container.streams.video[0] if container.streams.video else None
-    if stream is None or stream.start_time is None:
+    if not container.streams.video:
         return 0.0
-    return float(stream.start_time * stream.time_base)
+    stream = container.streams.video[0]
+    return seconds(stream.start_time, stream.time_base)
 
 
 def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.AudioFrame]:
@@ -117,7 +117,7 @@ def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.Audio
     offset = _video_start(container)
     rate = stream.codec_context.sample_rate
     for frame in container.decode(stream):
-        start = int(round(((frame.time or 0.0) - offset) * rate))
+        start = round(((frame.time or 0.0) - offset) * rate)
         if start + frame.samples <= 0:
             continue
         frame.pts = start

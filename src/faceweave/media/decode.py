@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import av
+import av.video.stream
 import cv2
 import numpy as np
 
 from faceweave.errors import MediaError
 from faceweave.media._av import open_input, short_reason
 from faceweave.media.probe import normalise_rotation, probe_video
-from faceweave.records import Frame, ImageBGR, VideoInfo
+from faceweave.records import Frame, ImageBGR, VideoInfo, as_image
 
 OnError = Literal["stop", "skip"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -46,7 +47,7 @@ class FrameSource(Protocol):
 def upright(image_bgr_u8: ImageBGR, rotation_deg: int) -> ImageBGR:
     """Apply a counter-clockwise display rotation so that the picture is shown as intended."""
     code = _ROTATE_CCW.get(normalise_rotation(rotation_deg))
-    return image_bgr_u8 if code is None else np.ascontiguousarray(cv2.rotate(image_bgr_u8, code))
+    return image_bgr_u8 if code is None else as_image(np.ascontiguousarray(cv2.rotate(image_bgr_u8, code)))
 
 
 def natural_key(name: str) -> list[int | str]:
@@ -92,14 +93,31 @@ class VideoFrames:
                 except av.error.FFmpegError as exc:
                     self._damaged(exc, self.report.frames)
                     continue
-                for frame in decoded:
-                    image = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
-                    pts_s = (frame.time or 0.0) - start
-                    yield Frame(self.report.frames, pts_s, image)
-                    self.report.frames += 1
+                yield from self._frames(decoded, start)
+            yield from self._frames(_flush(stream), start)
         finally:
             container.close()
-        self.report.ended_early = self.report.frames + self.report.skipped < self.info.frame_count
+        expected = max(self.info.frame_count, self.info.declared_frames)
+        self.report.ended_early = self.report.frames + self.report.skipped < expected
+        if self.report.ended_early and self.on_error == "stop":
+            raise MediaError(
+                f"{self.path} is truncated: it ends after frame {self.report.frames} of {expected}; "
+                "pass --on-error skip to keep the frames it has"
+            )
+
+    def _frames(self, decoded: list[av.VideoFrame], start: float) -> Iterator[Frame]:
+        for frame in decoded:
+            image = upright(as_image(frame.to_ndarray(format="bgr24")), frame.rotation)
+            yield Frame(self.report.frames, (frame.time or 0.0) - start, image)
+            self.report.frames += 1
+
+
+def _flush(stream: av.video.stream.VideoStream) -> list[av.VideoFrame]:
+    """Frames still inside the decoder when the demuxer stopped early (a cut-off file)."""
+    try:
+        return list(stream.codec_context.decode(None))
+    except (av.error.FFmpegError, EOFError):
+        return []  # already flushed by the demuxer's final empty packet, or nothing left
 
 
 class ImageFolderFrames:
@@ -117,7 +135,7 @@ class ImageFolderFrames:
         self.info = VideoInfo(
             path=self.folder, container="images", codec=self.files[0].suffix.lstrip(".").lower(),
             width=width, height=height, coded_width=width, coded_height=height, rotation_deg=0,
-            fps=fps, is_vfr=False, frame_count=len(self.files),
+            fps=fps, is_vfr=False, frame_count=len(self.files), declared_frames=len(self.files),
             duration_s=len(self.files) / float(fps), start_s=0.0, audio=(),
         )  # fmt: skip
 
@@ -125,7 +143,7 @@ class ImageFolderFrames:
         for path in self.files:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
-                return image
+                return as_image(image)
         raise MediaError(f"{self.folder} holds no readable image")
 
     def __iter__(self) -> Iterator[Frame]:
@@ -137,7 +155,7 @@ class ImageFolderFrames:
                 self.report.skipped += 1
                 self.report.skipped_names.append(path.name)
                 continue
-            yield Frame(index, index / float(self.info.fps), image)
+            yield Frame(index, index / float(self.info.fps), as_image(image))
             self.report.frames += 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,10 +15,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.atomic import commit, temp_path_for
+from faceweave.atomic import check_parent, commit, temp_path_for
 from faceweave.errors import MediaError, write_error
 from faceweave.media.audio import AudioFeed, AudioMode, reference_feed, samples_feed
-from faceweave.records import ImageBGR
+from faceweave.records import ImageBGR, as_image
 
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
@@ -53,7 +54,7 @@ def pad_to(image: ImageBGR, width: int, height: int) -> ImageBGR:
     h, w = image.shape[:2]
     if (w, h) == (width, height):
         return image
-    return cv2.copyMakeBorder(image, 0, height - h, 0, width - w, cv2.BORDER_REPLICATE)
+    return as_image(cv2.copyMakeBorder(image, 0, height - h, 0, width - w, cv2.BORDER_REPLICATE))
 
 
 def x264_options(settings: EncodeSettings) -> dict[str, str]:
@@ -90,10 +91,10 @@ class VideoWriter:
         self._padded = False
         self._stream: av.video.stream.VideoStream | None = None
         self._audio_label = "none"
-        if not self.path.parent.is_dir():
-            raise write_error(self.path, FileNotFoundError(2, "No such file or directory"))
+        check_parent(self.path)
         try:
-            self._out = av.open(str(self._temp), mode="w", format="mp4")
+            # faststart puts the index first: browsers can stream it, and a cut-off copy still opens.
+            self._out = av.open(str(self._temp), mode="w", format="mp4", options={"movflags": "+faststart"})
         except OSError as exc:
             raise write_error(self.path, exc) from exc
         self._out.metadata["encoder"] = "faceweave"
@@ -142,7 +143,7 @@ class VideoWriter:
                 "must have one size"
             )
         seconds = self._frames / float(self.fps) if pts_s is None else pts_s
-        pts = max(int(round(seconds / VIDEO_TIME_BASE)), self._last_pts + 1)
+        pts = max(round(seconds / VIDEO_TIME_BASE), self._last_pts + 1)
         frame = av.VideoFrame.from_ndarray(pad_to(image_bgr_u8, w, h), format="bgr24")
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         self._last_pts = pts
@@ -191,10 +192,9 @@ class VideoWriter:
         if self._feed is not None:
             self._feed.close()
             self._feed = None
-        try:
+        # The file is being thrown away; a failure to write its trailer does not matter.
+        with contextlib.suppress(OSError, av.error.FFmpegError, ValueError):
             self._out.close()
-        except (OSError, av.error.FFmpegError, ValueError):
-            pass  # the file is being thrown away; its trailer does not matter
         self._temp.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoWriter:

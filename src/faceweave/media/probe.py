@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import av.container
 import av.video.stream
 
 from faceweave.errors import MediaError
-from faceweave.media._av import open_input, short_reason
+from faceweave.media._av import open_input, seconds, short_reason
 from faceweave.records import AudioInfo, VideoInfo
 
 # Frame-to-frame gaps that differ by more than this fraction mark a variable-frame-rate video.
@@ -19,12 +20,10 @@ _VFR_TOLERANCE = 0.02
 
 def normalise_rotation(degrees: float) -> int:
     """Round a display-matrix angle to 0, 90, 180 or 270 (counter-clockwise)."""
-    return int(round(degrees / 90.0)) % 4 * 90
+    return round(degrees / 90.0) % 4 * 90
 
 
-def _packet_times(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> list[float]:
+def _packet_times(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> list[float]:
     """Presentation times of every video packet, in display order, read without decoding."""
     tb = stream.time_base or Fraction(1, 90000)
     times: list[float] = []
@@ -39,7 +38,7 @@ def _packet_times(
 
 def rate_from_times(times: list[float]) -> tuple[float, bool]:
     """(mean frame interval in seconds, is variable frame rate) from sorted presentation times."""
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
     if not gaps:
         return 0.0, False
     mean = sum(gaps) / len(gaps)
@@ -61,7 +60,7 @@ def _first_rotation(container: av.container.InputContainer, path: Path) -> tuple
 def _audio_infos(container: av.container.InputContainer) -> tuple[AudioInfo, ...]:
     infos = []
     for stream in container.streams.audio:
-        duration = float(stream.duration * stream.time_base) if stream.duration else None
+        duration = seconds(stream.duration, stream.time_base) if stream.duration else None
         infos.append(
             AudioInfo(
                 index=stream.index,
@@ -88,7 +87,7 @@ def probe_video(path: Path) -> VideoInfo:
             fps = Fraction(1 / interval).limit_denominator(1001) if interval else Fraction(25)
         else:
             fps = Fraction(declared)
-        start_s = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        start_s = seconds(stream.start_time, stream.time_base)
         duration = (times[-1] - times[0] + interval) if times else 0.0
         swap = rotation in (90, 270)
         return VideoInfo(
@@ -103,6 +102,7 @@ def probe_video(path: Path) -> VideoInfo:
             fps=fps,
             is_vfr=is_vfr,
             frame_count=len(times),
+            declared_frames=stream.frames or 0,
             duration_s=duration,
             start_s=start_s,
             audio=_audio_infos(container),

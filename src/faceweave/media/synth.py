@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.media.encode import EncodeReport, EncodeSettings, VideoWriter
-from faceweave.records import ImageBGR
+from faceweave.records import ImageBGR, as_image
 
 AUDIO_RATE = 48000
 
@@ -59,7 +59,7 @@ def pattern_frame(texture: ImageBGR, width: int, height: int, t: float) -> Image
 
 def frame_times(spec: ClipSpec) -> list[float]:
     """Presentation times: regular, or (vfr) alternating short and long gaps."""
-    count = int(round(spec.seconds * spec.fps))
+    count = round(spec.seconds * spec.fps)
     if not spec.vfr:
         return [i / spec.fps for i in range(count)]
     times, t = [], 0.0
@@ -71,12 +71,12 @@ def frame_times(spec: ClipSpec) -> list[float]:
 
 def tone(seconds: float, flash_s: tuple[float, ...], rate: int = AUDIO_RATE) -> npt.NDArray[np.float32]:
     """A quiet 220 Hz hum with a loud 1 kHz beep of 40 ms at each time in `flash_s`; shape (1, n)."""
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     signal = 0.05 * np.sin(2 * np.pi * 220 * t)
     for start in flash_s:
         on = (t >= start) & (t < start + 0.04)
         signal[on] += 0.8 * np.sin(2 * np.pi * 1000 * t[on])
-    return signal.astype(np.float32)[None, :]
+    return np.asarray(signal, dtype=np.float32)[None, :]
 
 
 def write_pattern_clip(path: Path, spec: ClipSpec, settings: EncodeSettings = EncodeSettings(
@@ -102,12 +102,10 @@ def write_pattern_clip(path: Path, spec: ClipSpec, settings: EncodeSettings = En
 def soft_background(face: ImageBGR, width: int, height: int) -> ImageBGR:
     """The portrait stretched over the frame and heavily blurred: no hard edge around the face."""
     cover = cv2.resize(face, (width, height), interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(cover, (0, 0), sigmaX=max(width, height) / 20)
+    return as_image(cv2.GaussianBlur(cover, (0, 0), sigmaX=max(width, height) / 20))
 
 
-def pose_jitter_frame(
-    face: ImageBGR, background: ImageBGR, t: float, seed: int = 0
-) -> ImageBGR:
+def pose_jitter_frame(face: ImageBGR, background: ImageBGR, t: float, seed: int = 0) -> ImageBGR:
     """A portrait over `background`, rolled, scaled and shifted along smooth random paths."""
     height, width = background.shape[:2]
     rng = np.random.default_rng(seed)
@@ -121,10 +119,10 @@ def pose_jitter_frame(
     matrix = cv2.getRotationMatrix2D((face.shape[1] / 2, face.shape[0] / 2), roll, base)
     matrix[0, 2] += width / 2 - face.shape[1] / 2 + dx
     matrix[1, 2] += height / 2 - face.shape[0] / 2 + dy
-    return cv2.warpAffine(
+    return as_image(cv2.warpAffine(
         face, matrix, (width, height), dst=background.copy(), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_TRANSPARENT,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def write_face_clip(

@@ -1,0 +1,3 @@
+from faceweave.cli.main import main
+
+main()

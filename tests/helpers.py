@@ -1,0 +1,38 @@
+"""Measurements tests make on media: audio and picture events, read with PyAV directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from faceweave.media._av import seconds
+
+
+def audio_samples(path: Path) -> tuple[npt.NDArray[np.float32], int, float]:
+    """(mono samples, sample rate, start time relative to the first video frame) of a file."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        video_start = seconds(video.start_time, video.time_base)
+        stream = container.streams.audio[0]
+        chunks, first = [], None
+        for frame in container.decode(stream):
+            if first is None:
+                first = frame.time or 0.0
+            chunks.append(frame.to_ndarray().astype(np.float32).reshape(frame.layout.nb_channels, -1)[0])
+        rate = stream.codec_context.sample_rate
+    return np.concatenate(chunks), rate, (first or 0.0) - video_start
+
+
+def beep_onset_s(path: Path) -> float:
+    """Time of the first loud 1 kHz beep, relative to the first video frame."""
+    samples, rate, start = audio_samples(path)
+    envelope = np.convolve(np.abs(samples), np.ones(96) / 96, mode="same")
+    return start + int(np.argmax(envelope > 0.3)) / rate
+
+
+def audio_duration_s(path: Path) -> float:
+    samples, rate, _ = audio_samples(path)
+    return len(samples) / rate

@@ -1,0 +1,99 @@
+"""Config: defaults, the rendered faceweave.toml, layering and errors that name the key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from faceweave.config import (
+    SCHEMA_VERSION,
+    Config,
+    load_config,
+    parse_override,
+    preset_names,
+    render_toml,
+)
+from faceweave.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "faceweave.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_rendered_file_lists_every_option_with_a_comment_and_loads_back(tmp_path: Path) -> None:
+    text = render_toml(Config())
+    document = tomllib.loads(text)
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert document["video"] == {"crf": 18, "preset": "medium", "audio": "auto"}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.startswith("#") and not line.startswith("schema_version"):
+            assert lines[i - 1].startswith("# ") and "default" in lines[i - 1], line
+    assert load_config(write(tmp_path, text)) == Config()
+
+
+def test_layers_apply_in_order_file_preset_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, 'schema_version = 1\n[video]\ncrf = 30\npreset = "slow"\n')
+    assert load_config(path).video.crf == 30
+    quick = load_config(path, preset="quick")
+    assert (quick.video.crf, quick.video.preset) == (20, "veryfast")
+    final = load_config(path, preset="quick", overrides={"video": {"crf": 25}})
+    assert (final.video.crf, final.video.preset) == (25, "veryfast")
+
+
+def test_presets_are_data_files() -> None:
+    assert {"quick", "hd"} <= set(preset_names())
+    with pytest.raises(ConfigError, match=r"unknown preset 'fast'.*allowed: hd, quick"):
+        load_config(preset="fast")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[video]\ncrff = 1", r"unknown key video\.crff.*allowed in \[video\]: crf, preset, audio"),
+        ("[vidoe]\ncrf = 1", r"unknown section \[vidoe\]"),
+        (
+            '[video]\ncrf = "high"',
+            r"video\.crf = 'high' has the wrong type; allowed: an integer from 0 to 51",
+        ),
+        ("[video]\ncrf = 60", r"video\.crf = 60 is out of range; allowed: an integer from 0 to 51"),
+        ("[video]\ncrf = true", r"video\.crf = True has the wrong type"),
+        ('[video]\npreset = "turbo"', r"video\.preset = 'turbo' is not allowed; allowed: one of ultrafast"),
+        (
+            "[decode]\nimage_fps = 0",
+            r"decode\.image_fps = 0 is out of range; allowed: a number from 1 to 240",
+        ),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, f"schema_version = 1\n{text}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_integer_is_accepted_where_a_number_is_expected() -> None:
+    assert load_config(overrides={"decode": {"image_fps": 30}}).decode.image_fps == 30.0
+
+
+def test_schema_version_is_required_and_not_from_the_future(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="schema_version is missing"):
+        load_config(write(tmp_path, "[video]\ncrf = 20\n"))
+    with pytest.raises(ConfigError, match="schema_version 99 is newer"):
+        load_config(write(tmp_path, "schema_version = 99\n"))
+
+
+def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(write(tmp_path, "[video\ncrf = "))
+
+
+def test_override_parsing() -> None:
+    assert parse_override("video.crf=20") == ("video", "crf", 20)
+    assert parse_override("video.preset=slow") == ("video", "preset", "slow")
+    assert parse_override("decode.image_fps=29.97") == ("decode", "image_fps", 29.97)
+    with pytest.raises(ConfigError, match=r"must look like section\.key=value"):
+        parse_override("crf=20")
