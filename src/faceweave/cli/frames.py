@@ -29,7 +29,7 @@ def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth
             set_: tuple[str, ...]) -> None:  # fmt: skip
     """Write the frames of VIDEO_PATH as <frame index>.png into OUT_DIR (default: next to it,
     named after the video, as DeepFaceLab does: data_dst.mp4 -> data_dst/)."""
-    from faceweave.media import probe_video
+    from faceweave.media.decode import count_frames
     from faceweave.videotools import FrameSelection, run_frames
 
     flags: dict[str, dict[str, Any]] = {
@@ -39,8 +39,7 @@ def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth
     config = build_config(config_path, preset, set_, flags)
     selection = FrameSelection(start_s, end_s, fps, every_nth)
     target = out_dir or video_path.with_suffix("")
-    total = probe_video(video_path).frame_count if video_path.is_file() else 0
-    with progress(total, "frames") as tick:
+    with progress(count_frames(video_path), "frames") as tick:
         report = run_frames(config, video_path, target, selection, tick)
     if report.skipped:
         warn(f"skipped {report.skipped} damaged frame(s)")

@@ -54,10 +54,6 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"quiet": quiet, "verbose": verbose}
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if verbose:
-        from faceweave.media._av import set_ffmpeg_logging
-
-        set_ffmpeg_logging(True)
 
 
 for module in (init, frames, video, probe, demo):

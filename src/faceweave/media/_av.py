@@ -7,22 +7,11 @@ from pathlib import Path
 
 import av
 import av.container
-import av.logging
 
 from faceweave.errors import MediaError
 
-# FFmpeg's own log lines (one per damaged macroblock) would bury our one-sentence errors;
-# `set_ffmpeg_logging(True)` turns them back on for --verbose.
-av.logging.set_level(av.logging.PANIC)
-
-
-def set_ffmpeg_logging(verbose: bool) -> None:
-    av.logging.set_level(av.logging.WARNING if verbose else av.logging.PANIC)
-
-
-def _short(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text.split(":")[-1].strip().rstrip(".") or type(exc).__name__
+# PyAV's default (no log callback) is kept on purpose: with a Python log callback installed,
+# FFmpeg's decoder threads can deadlock against the GIL when a damaged stream is closed.
 
 
 def check_readable_file(path: Path) -> None:
@@ -41,7 +30,7 @@ def open_input(path: Path) -> av.container.InputContainer:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise MediaError(
-            f"{path} is not a video FFmpeg can read ({_short(exc)}); it may be corrupt or truncated"
+            f"{path} is not a video FFmpeg can read ({short_reason(exc)}); it may be corrupt or truncated"
         ) from exc
     if not container.streams.video:
         container.close()
@@ -57,4 +46,6 @@ def seconds(value: int | None, time_base: Fraction | None) -> float:
 
 
 def short_reason(exc: BaseException) -> str:
-    return _short(exc)
+    """FFmpeg's reason without the errno and file name it repeats."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[-1].strip().rstrip(".") or type(exc).__name__

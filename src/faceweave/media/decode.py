@@ -60,6 +60,12 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+def count_frames(path: Path) -> int:
+    """Frames a video (readable packets) or an image folder (image files) holds, for progress bars."""
+    path = Path(path)
+    return len(list_images(path)) if path.is_dir() else probe_video(path).frame_count
+
+
 class VideoFrames:
     """Frames of a video file, decoded one packet at a time (never the whole video in memory)."""
 
