@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -148,3 +151,27 @@ def test_real_process_reports_errors_without_traceback(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {tmp_path / 'missing.mp4'} does not exist"
+
+
+def test_sigterm_mid_write_removes_the_unfinished_output(clip: Path, tmp_path: Path) -> None:
+    frames_dir = tmp_path / "frames"
+    assert run("frames", clip, frames_dir).exit_code == 0
+    originals = sorted(frames_dir.iterdir())
+    for i in range(len(originals), 400):  # a longer sequence, so the encode is surely still running
+        os.link(originals[i % len(originals)], frames_dir / f"{i:06d}.png")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faceweave", "video", str(frames_dir), str(out_dir / "x.mp4"),
+         "--fps", "1000", "--crf", "0", "--x264-preset", "veryslow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(out_dir.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the encode finished before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert list(out_dir.iterdir()) == []

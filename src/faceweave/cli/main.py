@@ -7,8 +7,10 @@ Exit codes: 0 ok, 2 bad input or config (one sentence, no traceback), 1 internal
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
+from types import FrameType
 from typing import Any
 
 import click
@@ -60,5 +62,11 @@ for module in (init, frames, video, probe, demo):
     cli.add_command(module.command)
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so unfinished outputs are removed.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="faceweave")
