@@ -69,10 +69,32 @@ class FramesConfig:
 
 
 @dataclass(frozen=True)
+class ExtractConfig:
+    """How `faceweave extract` finds, aligns and stores faces."""
+
+    face_type: str = opt(
+        "full", "how much of the head a crop covers, from tight to whole head",
+        choices=("half", "mid", "full", "whole", "head"),
+    )  # fmt: skip
+    size_px: int = opt(256, "side of the aligned face crop in pixels", lo=64, hi=1024)
+    format: str = opt("png", "aligned face file format: png is lossless", choices=("png", "jpg"))
+    jpeg_quality: int = opt(95, "JPEG quality of aligned faces when format is jpg", lo=1, hi=100)
+    min_score: float = opt(0.5, "detector confidence a face needs to count", lo=0.05, hi=1.0)
+    max_faces: int = opt(4, "most faces kept per frame (highest scores first)", lo=1, hi=32)
+    try_rotations: bool = opt(False, "when a frame has no face, also search it turned 90/270/180 degrees")
+    smoothing: float = opt(0.5, "temporal landmark smoothing per track: 0 off, 1 strongest", lo=0.0, hi=1.0)
+    reference_threshold: float = opt(
+        0.6, "with --reference: largest identity distance still kept (dlib: 0.6)", lo=0.1, hi=1.5
+    )
+    workers: int = opt(2, "detection processes; 1 runs in this process", lo=1, hi=64)
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
@@ -85,6 +107,8 @@ def _allowed(meta: Mapping[str, Any], kind: type) -> str:
     if meta["choices"]:
         return "one of " + ", ".join(meta["choices"])
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    if kind is bool:
+        return name
     if meta["lo"] is not None and meta["hi"] is not None:
         return f"{name} from {meta['lo']:g} to {meta['hi']:g}"
     if meta["lo"] is not None:

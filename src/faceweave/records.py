@@ -12,6 +12,11 @@ import numpy.typing as npt
 ImageBGR = npt.NDArray[np.uint8]
 
 
+def image_hw(image: npt.NDArray[np.generic]) -> tuple[int, int]:
+    """(height, width) of an image, typed as a pair."""
+    return int(image.shape[0]), int(image.shape[1])
+
+
 def as_image(array: object) -> ImageBGR:
     """Type an OpenCV/PyAV result as the uint8 BGR image it is (checked, not converted)."""
     image = np.asarray(array)

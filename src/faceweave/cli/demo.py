@@ -24,6 +24,8 @@ def command(workspace: Path, seconds: float, config_path: Path | None, preset: s
     report = run_demo(config, workspace, seconds, info)
     click.echo(f"src video:   {report.src_video}")
     click.echo(f"dst video:   {report.dst_video}")
+    for side in report.extracted:
+        click.echo(f"{side.side} faceset: {side.out_dir}/ ({side.faces} faces from {side.frames} frames)")
     click.echo(f"dst frames:  {report.frames_dir}/ ({report.frames_written} PNG)")
     click.echo(f"round trip:  {report.roundtrip} (dst frames re-encoded with dst's audio)")
     click.echo("not built yet, so the demo stops here:")

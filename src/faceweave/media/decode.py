@@ -168,8 +168,12 @@ class ImageFolderFrames:
 def open_frames(
     path: Path, *, on_error: OnError = "stop", image_fps: Fraction = Fraction(25)
 ) -> VideoFrames | ImageFolderFrames:
-    """A frame source for a video file or a folder of images."""
+    """A frame source for a video file or a folder of images.
+
+    In a folder, an unreadable image is always skipped and counted (photo folders often hold a
+    stray file); `on_error` governs damage inside a video stream.
+    """
     path = Path(path)
     if path.is_dir():
-        return ImageFolderFrames(path, image_fps, on_error)
+        return ImageFolderFrames(path, image_fps, "skip")
     return VideoFrames(path, on_error)

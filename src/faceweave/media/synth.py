@@ -16,9 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.media.encode import EncodeReport, EncodeSettings, VideoWriter
-from faceweave.records import ImageBGR, as_image
+from faceweave.records import ImageBGR, as_image, image_hw
 
 AUDIO_RATE = 48000
+Affine = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -105,24 +106,35 @@ def soft_background(face: ImageBGR, width: int, height: int) -> ImageBGR:
     return as_image(cv2.GaussianBlur(cover, (0, 0), sigmaX=max(width, height) / 20))
 
 
-def pose_jitter_frame(face: ImageBGR, background: ImageBGR, t: float, seed: int = 0) -> ImageBGR:
-    """A portrait over `background`, rolled, scaled and shifted along smooth random paths."""
-    height, width = background.shape[:2]
+def pose_matrix(face_hw: tuple[int, int], frame_wh: tuple[int, int], t: float, seed: int = 0) -> Affine:
+    """Face image -> frame: the portrait centred, rolled, scaled and shifted along smooth paths."""
     rng = np.random.default_rng(seed)
     phases = rng.uniform(0, 2 * math.pi, 4)
+    (fh, fw), (width, height) = face_hw, frame_wh
     roll = 8.0 * math.sin(1.1 * t + phases[0])
     scale = 1.0 + 0.06 * math.sin(0.7 * t + phases[1])
     dx = 0.05 * width * math.sin(0.9 * t + phases[2])
     dy = 0.04 * height * math.sin(1.3 * t + phases[3])
-    side = min(width, height) * 0.8
-    base = side / face.shape[0] * scale
-    matrix = cv2.getRotationMatrix2D((face.shape[1] / 2, face.shape[0] / 2), roll, base)
-    matrix[0, 2] += width / 2 - face.shape[1] / 2 + dx
-    matrix[1, 2] += height / 2 - face.shape[0] / 2 + dy
+    base = min(width, height) * 0.8 / fh * scale
+    matrix = cv2.getRotationMatrix2D((fw / 2, fh / 2), roll, base)
+    matrix[0, 2] += width / 2 - fw / 2 + dx
+    matrix[1, 2] += height / 2 - fh / 2 + dy
+    return np.asarray(matrix, np.float64)
+
+
+def place(face: ImageBGR, background: ImageBGR, matrix: Affine) -> ImageBGR:
+    """`face` warped by `matrix` over a copy of `background`."""
+    height, width = background.shape[:2]
     return as_image(cv2.warpAffine(
         face, matrix, (width, height), dst=background.copy(), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_TRANSPARENT,
     ))  # fmt: skip
+
+
+def pose_jitter_frame(face: ImageBGR, background: ImageBGR, t: float, seed: int = 0) -> ImageBGR:
+    """A portrait over `background`, moved by `pose_matrix` at time `t`."""
+    height, width = background.shape[:2]
+    return place(face, background, pose_matrix(image_hw(face), (width, height), t, seed))
 
 
 def write_face_clip(

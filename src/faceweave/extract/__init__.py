@@ -1,0 +1,1 @@
+"""Face extraction: detection, landmarks, alignment, tracking and the `extract` stage."""

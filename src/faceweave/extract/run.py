@@ -1,0 +1,211 @@
+"""`run_extract`: a video (or a folder of photos) to an aligned faceset with metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from faceweave.atomic import write_text_atomic
+from faceweave.config import Config, ExtractConfig
+from faceweave.errors import MediaError, UserError, write_error
+from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.extract.pose import head_pose
+from faceweave.extract.tracking import OneEuro, Tracker
+from faceweave.extract.transform import apply, frame_to_face, invert
+from faceweave.extract.workers import DetectSettings, FrameFaces, detect_stream
+from faceweave.formats.aligned import FaceMeta, list_face_files, write_aligned_face
+from faceweave.media import open_frames
+from faceweave.records import Frame, ImageBGR, as_image
+from faceweave.workspace import Workspace
+
+SIDES = ("src", "dst")
+SUMMARY_NAME = "extract.json"
+
+
+@dataclass
+class ExtractReport:
+    side: str
+    source: Path
+    out_dir: Path
+    frames: int = 0
+    faces: int = 0
+    frames_without_faces: list[int] = field(default_factory=list)
+    dropped_by_identity: int = 0
+    tracks: int = 0
+    skipped_frames: int = 0
+    debug_dir: Path | None = None
+
+
+def find_input(ws: Workspace, side: str, explicit: Path | None) -> Path:
+    """The explicit input, else data_<side>.mp4, else data_<side>/ holding images."""
+    if explicit is not None:
+        return explicit
+    video, folder = (
+        (ws.src_video, ws.root / "data_src") if side == "src" else (ws.dst_video, ws.root / "data_dst")
+    )
+    if video.exists():
+        return video
+    if folder.is_dir() and any(
+        p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in folder.iterdir()
+    ):
+        return folder
+    raise UserError(f"no {side} input: put a video at {video} or images in {folder}/, or pass --input")
+
+
+def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+    existing = list_face_files(out_dir)
+    if existing and not overwrite:
+        raise UserError(
+            f"{out_dir} already holds {len(existing)} aligned faces; pass --overwrite to replace them"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path in existing:
+            path.unlink()
+    except OSError as exc:
+        raise write_error(out_dir, exc) from exc
+
+
+def reference_descriptors(paths: Sequence[Path]) -> npt.NDArray[np.float64] | None:
+    """128-d descriptors of the largest face in each reference picture."""
+    if not paths:
+        return None
+    from faceweave.extract.identity import FaceDescriber
+
+    finder, describer, descriptors = MediapipeFaceFinder(), FaceDescriber(), []
+    try:
+        for path in paths:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise MediaError(f"reference {path} cannot be read as an image")
+            faces = finder.find(as_image(image))
+            if not faces:
+                raise UserError(f"reference {path} shows no face")
+            face = max(faces, key=lambda f: f.bbox_xyxy[2] - f.bbox_xyxy[0])
+            descriptors.append(describer.describe(as_image(image), face.landmarks_478))
+    finally:
+        finder.close()
+    return np.array(descriptors)
+
+
+class FaceAligner:
+    """Order-dependent work on detections: tracks, smoothing, alignment and writing."""
+
+    def __init__(self, cfg: ExtractConfig, source: str, out_dir: Path, video: bool) -> None:
+        self.cfg, self.source, self.out_dir, self.video = cfg, source, out_dir, video
+        self.tracker = Tracker()
+        self.filters: dict[int, OneEuro] = {}
+        self.smoothing = "one-euro" if video and cfg.smoothing > 0 else "none"
+
+    def align(self, frame: Frame, result: FrameFaces) -> list[tuple[ImageBGR, FaceMeta]]:
+        faces = result.faces
+        track_ids = (self.tracker.assign(frame.index, [f.bbox_xyxy for f in faces])
+                     if self.video else list(range(len(faces))))  # fmt: skip
+        h, w = frame.image_bgr_u8.shape[:2]
+        out = []
+        for face_index, (face, track_id, distance) in enumerate(
+            zip(faces, track_ids, result.distances, strict=True)
+        ):
+            smoothed = face.landmarks_478
+            if self.smoothing != "none":
+                size = max(face.bbox_xyxy[2] - face.bbox_xyxy[0], face.bbox_xyxy[3] - face.bbox_xyxy[1])
+                smoother = self.filters.setdefault(track_id, OneEuro(self.cfg.smoothing))
+                smoothed = smoother(frame.pts_s, face.landmarks_478, size)
+            to_face = frame_to_face(smoothed, self.cfg.face_type, self.cfg.size_px)
+            crop = cv2.warpAffine(frame.image_bgr_u8, to_face, (self.cfg.size_px, self.cfg.size_px),
+                                  flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+            meta = FaceMeta(
+                source=self.source, frame_index=frame.index, pts_s=round(frame.pts_s, 6),
+                frame_width=w, frame_height=h, face_index=face_index, track_id=track_id,
+                bbox_xyxy=tuple(round(v, 2) for v in face.bbox_xyxy),  # type: ignore[arg-type]
+                score=round(face.score, 4), landmarks_frame_raw=face.landmarks_478,
+                landmarks_frame=smoothed, landmarks_crop=apply(to_face, smoothed),
+                face_to_frame=invert(to_face), face_type=self.cfg.face_type, size_px=self.cfg.size_px,
+                pose=head_pose(smoothed), smoothing=self.smoothing,
+                found_rotation_deg=face.rotation_deg,
+                identity_distance=None if distance is None else round(distance, 4),
+            )  # fmt: skip
+            out.append((as_image(crop), meta))
+        return out
+
+
+def _keep_identity(result: FrameFaces, threshold: float) -> tuple[FrameFaces, int]:
+    keep = [i for i, d in enumerate(result.distances) if d is None or d <= threshold]
+    dropped = len(result.faces) - len(keep)
+    faces = [result.faces[i] for i in keep]
+    return FrameFaces(result.frame, faces, [result.distances[i] for i in keep]), dropped
+
+
+def run_extract(
+    config: Config,
+    ws: Workspace,
+    side: str,
+    source: Path | None = None,
+    references: Sequence[Path] = (),
+    overwrite: bool = False,
+    debug: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> ExtractReport:
+    """Detect, track, smooth and align every face of one side into its faceset."""
+    if side not in SIDES:
+        raise UserError(f"side must be src or dst, got {side!r}")
+    cfg = config.extract
+    source = find_input(ws, side, source)
+    frames = open_frames(source, on_error=config.decode.on_error,  # type: ignore[arg-type]
+                         image_fps=Fraction(config.decode.image_fps))  # fmt: skip
+    out_dir = ws.src_aligned if side == "src" else ws.dst_aligned
+    prepare_out_dir(out_dir, overwrite)
+    report = ExtractReport(side, source, out_dir)
+    if debug:
+        report.debug_dir = out_dir.parent / "debug"
+        report.debug_dir.mkdir(parents=True, exist_ok=True)
+    settings = DetectSettings(
+        cfg.min_score, cfg.max_faces, cfg.try_rotations, reference_descriptors(references)
+    )
+    aligner = FaceAligner(cfg, source.name, out_dir, video=not source.is_dir())
+    tracks: set[int] = set()
+    for result in detect_stream(frames, settings, cfg.workers):
+        result, dropped = _keep_identity(result, cfg.reference_threshold)
+        report.dropped_by_identity += dropped
+        report.frames += 1
+        aligned = aligner.align(result.frame, result)
+        if not aligned:
+            report.frames_without_faces.append(result.frame.index)
+        for crop, meta in aligned:
+            write_aligned_face(out_dir, crop, meta, cfg.format, cfg.jpeg_quality)
+            tracks.add(meta.track_id)
+            report.faces += 1
+        if report.debug_dir is not None:
+            debug_image = cv2.imencode(".jpg", _debug(result.frame, [m for _, m in aligned]))[1]
+            (report.debug_dir / f"{result.frame.index:06d}.jpg").write_bytes(debug_image.tobytes())
+        if tick is not None:
+            tick()
+    report.tracks, report.skipped_frames = len(tracks), frames.report.skipped
+    write_summary(report, cfg)
+    if report.faces == 0:
+        raise UserError(f"no face found in {source} ({report.frames} frames); nothing was extracted")
+    return report
+
+
+def _debug(frame: Frame, metas: list[FaceMeta]) -> ImageBGR:
+    from faceweave.extract.debug import draw_debug
+
+    return draw_debug(frame.image_bgr_u8, metas)
+
+
+def write_summary(report: ExtractReport, cfg: ExtractConfig) -> None:
+    """data_<side>/extract.json: what was read and what had no face (faceset info shows it)."""
+    summary = {
+        "source": str(report.source), "frames": report.frames, "faces": report.faces,
+        "frames_without_faces": report.frames_without_faces,
+        "dropped_by_identity": report.dropped_by_identity, "tracks": report.tracks,
+        "skipped_frames": report.skipped_frames, "extract": asdict(cfg),
+    }  # fmt: skip
+    write_text_atomic(report.out_dir.parent / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")

@@ -1,0 +1,63 @@
+"""`faceset info`: counts, sizes, face types, pose ranges and frames without faces."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from faceweave.errors import UserError
+from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
+
+
+@dataclass
+class FacesetInfo:
+    folder: Path
+    faces: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    sizes: Counter[int] = field(default_factory=Counter)
+    face_types: Counter[str] = field(default_factory=Counter)
+    tracks: Counter[int] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    yaw: tuple[float, float] = (0.0, 0.0)
+    pitch: tuple[float, float] = (0.0, 0.0)
+    roll: tuple[float, float] = (0.0, 0.0)
+    frames_read: int | None = None
+    frames_without_faces: list[int] = field(default_factory=list)
+
+
+def _span(values: list[float]) -> tuple[float, float]:
+    return (min(values), max(values)) if values else (0.0, 0.0)
+
+
+def faceset_info(folder: Path) -> FacesetInfo:
+    """Read every face's metadata (not its pixels) and the extraction summary beside the folder."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder")
+    info = FacesetInfo(folder)
+    yaws, pitches, rolls = [], [], []
+    for path in list_face_files(folder):
+        try:
+            meta = read_face_meta(path)
+        except FaceFileError:
+            info.unreadable.append(path.name)
+            continue
+        info.faces += 1
+        info.sizes[meta.size_px] += 1
+        info.face_types[meta.face_type] += 1
+        info.tracks[meta.track_id] += 1
+        info.sources[meta.source] += 1
+        yaws.append(meta.pose.yaw)
+        pitches.append(meta.pose.pitch)
+        rolls.append(meta.pose.roll)
+    info.yaw, info.pitch, info.roll = _span(yaws), _span(pitches), _span(rolls)
+    summary = folder.parent / "extract.json"
+    if summary.is_file():
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+            info.frames_read = int(data["frames"])
+            info.frames_without_faces = [int(i) for i in data["frames_without_faces"]]
+        except (ValueError, KeyError, TypeError):
+            pass  # the summary is a convenience; the faces themselves are the record
+    return info

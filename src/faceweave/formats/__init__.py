@@ -1,0 +1,1 @@
+"""File formats that are the contract between stages; no pickle anywhere."""
