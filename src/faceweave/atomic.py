@@ -66,6 +66,20 @@ def atomic_target(path: Path) -> Iterator[Path]:
         raise
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a small re-creatable file (a frame, a face) under a temporary name, then rename it.
+
+    No fsync: after a crash such a file is either whole or absent, which is all its readers need.
+    """
+    temp = temp_path_for(path)
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_target(path) as temp:
         temp.write_text(text, encoding="utf-8")

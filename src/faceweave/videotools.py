@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import cv2
 
-from faceweave.atomic import temp_path_for
+from faceweave.atomic import write_bytes_atomic
 from faceweave.config import Config
 from faceweave.errors import MediaError, UserError, write_error
 from faceweave.media import EncodeSettings, VideoWriter, open_frames, probe_video
@@ -77,17 +76,6 @@ def encode_image(image: ImageBGR, fmt: str, config: Config) -> bytes:
     if not ok:
         raise MediaError(f"OpenCV could not encode a {fmt} image")
     return buffer.tobytes()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write one frame under a temporary name and rename it (no fsync: frames are re-creatable)."""
-    temp = temp_path_for(path)
-    try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise write_error(path, exc) from exc
 
 
 def run_frames(

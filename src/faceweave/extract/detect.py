@@ -25,6 +25,9 @@ from faceweave.records import ImageBGR, as_image
 # The mesh wants the face to fill about half of its input; this much context around the box.
 CROP_CONTEXT = 1.9
 MESH_INPUT_PX = 256
+# The detector looks at a 192 px square anyway; giving it a smaller copy saves copying and scaling
+# a large frame into its graph, and its relative boxes are the same.
+DETECTOR_MAX_SIDE = 640
 
 
 @contextlib.contextmanager
@@ -99,6 +102,17 @@ def rotate_points_back(
     return out
 
 
+def detector_input(image: ImageBGR) -> ImageBGR:
+    """RGB copy at most DETECTOR_MAX_SIDE on its long side (boxes come back relative)."""
+    h, w = image.shape[:2]
+    scale = DETECTOR_MAX_SIDE / max(h, w)
+    if scale < 1:
+        image = as_image(
+            cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        )
+    return as_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
 class MediapipeFaceFinder:
     """Detector plus mesh; one instance per process (mediapipe graphs are not shareable)."""
 
@@ -124,8 +138,10 @@ class MediapipeFaceFinder:
         self._detector.close()
         self._mesh.close()
 
-    def _boxes(self, rgb: npt.NDArray[np.uint8]) -> list[tuple[tuple[float, float, float, float], float]]:
-        h, w = rgb.shape[:2]
+    def _boxes(
+        self, rgb: npt.NDArray[np.uint8], w: int, h: int
+    ) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Boxes in pixels of a w x h image, from a (maybe smaller) RGB copy of it."""
         result = self._detector.process(rgb)
         boxes = []
         for detection in result.detections or []:
@@ -143,11 +159,7 @@ class MediapipeFaceFinder:
     ) -> npt.NDArray[np.float64] | None:
         h, w = image.shape[:2]
         x0, y0, side = square_crop_box(bbox, CROP_CONTEXT, w, h)
-        crop = cv2.resize(
-            crop_square(image, x0, y0, side),
-            (MESH_INPUT_PX, MESH_INPUT_PX),
-            interpolation=cv2.INTER_AREA if side > MESH_INPUT_PX else cv2.INTER_LINEAR,
-        )
+        crop = cv2.resize(crop_square(image, x0, y0, side), (MESH_INPUT_PX, MESH_INPUT_PX))
         result = self._mesh.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
         if not result.multi_face_landmarks:
             return None
@@ -171,7 +183,8 @@ class MediapipeFaceFinder:
         turned = upright(image, rotation_deg) if rotation_deg else image
         h, w = image.shape[:2]
         faces = []
-        for bbox, score in self._boxes(as_image(cv2.cvtColor(turned, cv2.COLOR_BGR2RGB))):
+        th, tw = turned.shape[:2]
+        for bbox, score in self._boxes(detector_input(turned), tw, th):
             points = self._mesh_in_box(turned, bbox)
             if points is None:
                 continue

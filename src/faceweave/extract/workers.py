@@ -36,6 +36,14 @@ class FrameFaces:
     distances: list[float | None]
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What a worker sends back: faces only; the frame stays in the parent (no second copy)."""
+
+    faces: list[RawFace]
+    distances: list[float | None]
+
+
 class FrameDetector:
     """Everything one process needs to turn a frame into faces (and identity distances)."""
 
@@ -72,9 +80,10 @@ def _init_worker(settings: DetectSettings) -> None:
     _worker = FrameDetector(settings)
 
 
-def _run_worker(frame: Frame) -> FrameFaces:
+def _run_worker(frame: Frame) -> _Found:
     assert _worker is not None
-    return _worker(frame)
+    found = _worker(frame)
+    return _Found(found.faces, found.distances)
 
 
 def detect_stream(frames: Iterable[Frame], settings: DetectSettings, workers: int) -> Iterator[FrameFaces]:
@@ -89,10 +98,14 @@ def detect_stream(frames: Iterable[Frame], settings: DetectSettings, workers: in
     # spawn, not fork: the parent may hold threads (decoder, torch) that a fork would copy broken.
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
-        pending: deque[multiprocessing.pool.AsyncResult[FrameFaces]] = deque()
+        pending: deque[tuple[Frame, multiprocessing.pool.AsyncResult[_Found]]] = deque()
         for frame in frames:
-            pending.append(pool.apply_async(_run_worker, (frame,)))
+            pending.append((frame, pool.apply_async(_run_worker, (frame,))))
             if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                yield pending.popleft().get()
+                done, result = pending.popleft()
+                found = result.get()
+                yield FrameFaces(done, found.faces, found.distances)
         while pending:
-            yield pending.popleft().get()
+            done, result = pending.popleft()
+            found = result.get()
+            yield FrameFaces(done, found.faces, found.distances)

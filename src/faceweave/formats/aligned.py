@@ -8,7 +8,6 @@ sentence on missing, damaged or foreign metadata. Schema changes get a migration
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.atomic import temp_path_for
-from faceweave.errors import UserError, write_error
+from faceweave.atomic import write_bytes_atomic
+from faceweave.errors import UserError
 from faceweave.formats.embed import EmbedError, embedded_text, jpeg_with_text, png_with_text
 from faceweave.records import ImageBGR, as_image
 
@@ -157,14 +156,7 @@ def write_aligned_face(folder: Path, crop: ImageBGR, meta: FaceMeta, fmt: str = 
                        jpeg_quality: int = 95) -> Path:  # fmt: skip
     """Write one aligned face under its canonical name, atomically; returns the path."""
     path = folder / meta.file_name(fmt)
-    data = encode_face(crop, meta, fmt, jpeg_quality)
-    temp = temp_path_for(path)
-    try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise write_error(path, exc) from exc
+    write_bytes_atomic(path, encode_face(crop, meta, fmt, jpeg_quality))
     return path
 
 

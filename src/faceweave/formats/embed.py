@@ -26,7 +26,7 @@ def png_with_text(png: bytes, text: str) -> bytes:
     """Insert a compressed iTXt chunk (keyword faceweave) just before IEND."""
     if not png.startswith(PNG_SIGNATURE) or png[-12:-8] != b"\x00\x00\x00\x00" or png[-8:-4] != b"IEND":
         raise EmbedError("not a complete PNG stream")
-    body = KEYWORD + b"\x00\x01\x00" + b"\x00" + b"\x00" + zlib.compress(text.encode("utf-8"), 6)
+    body = KEYWORD + b"\x00\x01\x00" + b"\x00" + b"\x00" + zlib.compress(text.encode("utf-8"), 1)
     return png[:-12] + _png_chunk(b"iTXt", body) + png[-12:]
 
 
