@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -19,8 +19,8 @@ from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.extract.pose import head_pose
 from faceweave.extract.tracking import OneEuro, Tracker
 from faceweave.extract.transform import apply, frame_to_face, invert
-from faceweave.extract.workers import DetectSettings, FrameFaces, detect_stream
-from faceweave.formats.aligned import FaceMeta, list_face_files, write_aligned_face
+from faceweave.extract.workers import DetectionPool, DetectSettings, FaceWrite, FrameFaces
+from faceweave.formats.aligned import FaceMeta, list_face_files
 from faceweave.media import open_frames
 from faceweave.records import Frame, ImageBGR, as_image
 from faceweave.workspace import Workspace
@@ -170,28 +170,42 @@ def run_extract(
         cfg.min_score, cfg.max_faces, cfg.try_rotations, reference_descriptors(references)
     )
     aligner = FaceAligner(cfg, source.name, out_dir, video=not source.is_dir())
-    tracks: set[int] = set()
-    for result in detect_stream(frames, settings, cfg.workers):
-        result, dropped = _keep_identity(result, cfg.reference_threshold)
-        report.dropped_by_identity += dropped
-        report.frames += 1
-        aligned = aligner.align(result.frame, result)
-        if not aligned:
-            report.frames_without_faces.append(result.frame.index)
-        for crop, meta in aligned:
-            write_aligned_face(out_dir, crop, meta, cfg.format, cfg.jpeg_quality)
-            tracks.add(meta.track_id)
-            report.faces += 1
-        if report.debug_dir is not None:
-            debug_image = cv2.imencode(".jpg", _debug(result.frame, [m for _, m in aligned]))[1]
-            (report.debug_dir / f"{result.frame.index:06d}.jpg").write_bytes(debug_image.tobytes())
-        if tick is not None:
-            tick()
+    with DetectionPool(settings, cfg.workers) as pool:
+        tracks = _align_all(pool, frames, aligner, cfg, report, tick)
     report.tracks, report.skipped_frames = len(tracks), frames.report.skipped
     write_summary(report, cfg)
     if report.faces == 0:
         raise UserError(f"no face found in {source} ({report.frames} frames); nothing was extracted")
     return report
+
+
+def _align_all(
+    pool: DetectionPool,
+    frames: Iterable[Frame],
+    aligner: FaceAligner,
+    cfg: ExtractConfig,
+    report: ExtractReport,
+    tick: Callable[[], None] | None,
+) -> set[int]:
+    """Detections in frame order -> identity filter, tracks, alignment, queued writes; track ids."""
+    tracks: set[int] = set()
+    for result in pool.detect(frames):
+        kept, dropped = _keep_identity(result, cfg.reference_threshold)
+        report.dropped_by_identity += dropped
+        report.frames += 1
+        aligned = aligner.align(kept.frame, kept)
+        if not aligned:
+            report.frames_without_faces.append(kept.frame.index)
+        for crop, meta in aligned:
+            pool.write(FaceWrite(report.out_dir, crop, meta, cfg.format, cfg.jpeg_quality))
+            tracks.add(meta.track_id)
+            report.faces += 1
+        if report.debug_dir is not None:
+            debug_image = cv2.imencode(".jpg", _debug(kept.frame, [m for _, m in aligned]))[1]
+            (report.debug_dir / f"{kept.frame.index:06d}.jpg").write_bytes(debug_image.tobytes())
+        if tick is not None:
+            tick()
+    return tracks
 
 
 def _debug(frame: Frame, metas: list[FaceMeta]) -> ImageBGR:

@@ -11,12 +11,14 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from faceweave.extract.detect import MediapipeFaceFinder, RawFace
-from faceweave.records import Frame
+from faceweave.formats.aligned import FaceMeta, write_aligned_face
+from faceweave.records import Frame, ImageBGR
 
 IN_FLIGHT_PER_WORKER = 3
 
@@ -86,22 +88,64 @@ def _run_worker(frame: Frame) -> _Found:
     return _Found(found.faces, found.distances)
 
 
-def detect_stream(frames: Iterable[Frame], settings: DetectSettings, workers: int) -> Iterator[FrameFaces]:
-    """FrameFaces for every frame, in input order."""
-    if workers <= 1:
-        detector = FrameDetector(settings)
+@dataclass(frozen=True)
+class FaceWrite:
+    """One aligned face to encode and write: the PNG/JPEG encoding and metadata serialisation
+    are the costliest steps left in the parent, so they go to the pool too."""
+
+    folder: Path
+    crop: ImageBGR
+    meta: FaceMeta
+    fmt: str
+    jpeg_quality: int
+
+
+def _write_face(job: FaceWrite) -> Path:
+    return write_aligned_face(job.folder, job.crop, job.meta, job.fmt, job.jpeg_quality)
+
+
+class DetectionPool:
+    """Detection (and face writing) in `workers` processes, or in this one when workers <= 1.
+
+    Use as a context manager: `detect` yields FrameFaces in input order; `write` queues a face;
+    leaving the block waits for every write and re-raises the first failure (a full disk, say).
+    """
+
+    def __init__(self, settings: DetectSettings, workers: int) -> None:
+        self.settings, self.workers = settings, workers
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._local: FrameDetector | None = None
+        self._writes: deque[multiprocessing.pool.AsyncResult[Path]] = deque()
+
+    def __enter__(self) -> DetectionPool:
+        if self.workers <= 1:
+            self._local = FrameDetector(self.settings)
+        else:
+            # spawn, not fork: the parent may hold threads (decoder, torch) a fork would copy broken.
+            context = multiprocessing.get_context("spawn")
+            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(self.settings,))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         try:
-            yield from (detector(frame) for frame in frames)
+            if exc[0] is None:
+                self._drain_writes(0)
         finally:
-            detector.finder.close()
-        return
-    # spawn, not fork: the parent may hold threads (decoder, torch) that a fork would copy broken.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
+            if self._local is not None:
+                self._local.finder.close()
+            if self._pool is not None:
+                self._pool.terminate() if exc[0] is not None else self._pool.close()
+                self._pool.join()
+
+    def detect(self, frames: Iterable[Frame]) -> Iterator[FrameFaces]:
+        if self._local is not None:
+            yield from (self._local(frame) for frame in frames)
+            return
+        assert self._pool is not None
         pending: deque[tuple[Frame, multiprocessing.pool.AsyncResult[_Found]]] = deque()
         for frame in frames:
-            pending.append((frame, pool.apply_async(_run_worker, (frame,))))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+            pending.append((frame, self._pool.apply_async(_run_worker, (frame,))))
+            while len(pending) >= self.workers * IN_FLIGHT_PER_WORKER or (pending and pending[0][1].ready()):
                 done, result = pending.popleft()
                 found = result.get()
                 yield FrameFaces(done, found.faces, found.distances)
@@ -109,3 +153,15 @@ def detect_stream(frames: Iterable[Frame], settings: DetectSettings, workers: in
             done, result = pending.popleft()
             found = result.get()
             yield FrameFaces(done, found.faces, found.distances)
+
+    def write(self, job: FaceWrite) -> None:
+        if self._pool is None:
+            _write_face(job)
+            return
+        self._writes.append(self._pool.apply_async(_write_face, (job,)))
+        self._drain_writes(self.workers * IN_FLIGHT_PER_WORKER)
+
+    def _drain_writes(self, keep: int) -> None:
+        """Collect finished writes (re-raising their errors) until at most `keep` are in flight."""
+        while self._writes and (len(self._writes) > keep or self._writes[0].ready()):
+            self._writes.popleft().get()
