@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/video_io.py
+	$(PY) benchmarks/extract.py
 
 clean:
 	rm -rf $(VENV) demo_workspace bench_out

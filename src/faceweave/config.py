@@ -83,6 +83,7 @@ class ExtractConfig:
     max_faces: int = opt(4, "most faces kept per frame (highest scores first)", lo=1, hi=32)
     try_rotations: bool = opt(False, "when a frame has no face, also search it turned 90/270/180 degrees")
     smoothing: float = opt(0.5, "temporal landmark smoothing per track: 0 off, 1 strongest", lo=0.0, hi=1.0)
+    track_identity: bool = opt(True, "give a face that leaves and comes back its old track id (by identity)")
     reference_threshold: float = opt(
         0.6, "with --reference: largest identity distance still kept (dlib: 0.6)", lo=0.1, hi=1.5
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,9 @@ from faceweave.extract.run import run_extract
 from faceweave.extract.template import ALIGN_POINTS
 from faceweave.extract.transform import apply
 from faceweave.formats.aligned import list_face_files, read_aligned_face, read_face_meta
+from faceweave.media import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec, write_pattern_clip
+from faceweave.pseudovideo import FacePuppet, scene_frames
 from tests.extract.conftest import Clip, extract_config, workspace
 
 STABLE = list(ALIGN_POINTS)
@@ -145,3 +148,25 @@ def test_cli_extract_info_debug_and_bad_inputs(face_clip: Clip, tmp_path: Path, 
     assert result.exit_code == 2 and "no face found" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli, [*args, "--overwrite", "--size", "2000"])
     assert result.exit_code == 2 and "extract.size_px = 2000 is out of range" in result.output
+
+
+def test_a_face_that_leaves_and_returns_keeps_its_track(puppets: list[FacePuppet], tmp_path: Path) -> None:
+    """Face 1 on the left, then 30 empty frames, then face 1 on the right: one track, by identity."""
+    clip = tmp_path / "return.mp4"
+    spec = ClipSpec(seconds=2.4, fps=25, width=640, height=360, audio=False)
+    frames = [frame for frame, _ in scene_frames([puppets[0], puppets[1]], spec)]
+    empty = np.full_like(frames[0], 90)
+    with VideoWriter(clip, fps=Fraction(25), settings=EncodeSettings(preset="ultrafast")) as writer:
+        for i, frame in enumerate(frames):
+            picture = empty.copy()
+            if i < 15:
+                picture[:, :320] = frame[:, 320:]  # face 1 moved into the left half
+            elif i >= 45:
+                picture[:, 320:] = frame[:, 320:]
+            writer.write(picture)
+        writer.close()
+    for identity, expected in ((True, 1), (False, 2)):
+        ws = workspace(tmp_path / str(identity))
+        report = run_extract(extract_config(track_identity=identity), ws, "dst", source=clip)
+        assert report.frames_without_faces == list(range(15, 45))
+        assert report.tracks == expected

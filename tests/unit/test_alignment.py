@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -108,3 +110,19 @@ def test_one_euro_damps_jitter_and_follows_motion() -> None:
     assert np.abs(out[-1] - ramp[-1]).max() < 12.0  # lags at most a frame and a half
     off = OneEuro(0.0)
     assert np.array_equal(off(0.04, steady[1], 200.0), steady[1])
+
+
+def test_tracker_relinks_a_returning_face_by_identity() -> None:
+    people = {"ann": np.zeros(128), "bob": np.ones(128)}
+    tracker = Tracker(max_gap=2)
+    left, right = (0.0, 0.0, 100.0, 100.0), (400.0, 0.0, 500.0, 100.0)
+
+    def who(*names: str) -> Callable[[int], npt.NDArray[np.float64]]:
+        return lambda i: np.asarray(people[names[i]], np.float64)
+
+    assert tracker.assign(0, [left, right], who("ann", "bob")) == [0, 1]
+    assert tracker.assign(1, [], who()) == []
+    # both come back after a long gap, on swapped sides: identity, not position, decides
+    assert tracker.assign(9, [left, right], who("bob", "ann")) == [1, 0]
+    assert tracker.assign(10, [(0.0, 300.0, 100.0, 400.0)], who("ann")) == [0]
+    assert Tracker(max_gap=2).assign(0, [left], None) == [0]

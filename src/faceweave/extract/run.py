@@ -15,9 +15,10 @@ import numpy.typing as npt
 from faceweave.atomic import write_text_atomic
 from faceweave.config import Config, ExtractConfig
 from faceweave.errors import MediaError, UserError, write_error
-from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.extract.detect import MediapipeFaceFinder, RawFace
+from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.pose import head_pose
-from faceweave.extract.tracking import OneEuro, Tracker
+from faceweave.extract.tracking import Identify, OneEuro, Tracker
 from faceweave.extract.transform import apply, frame_to_face, invert
 from faceweave.extract.workers import DetectionPool, DetectSettings, FaceWrite, FrameFaces
 from faceweave.formats.aligned import FaceMeta, list_face_files
@@ -77,8 +78,6 @@ def reference_descriptors(paths: Sequence[Path]) -> npt.NDArray[np.float64] | No
     """128-d descriptors of the largest face in each reference picture."""
     if not paths:
         return None
-    from faceweave.extract.identity import FaceDescriber
-
     finder, describer, descriptors = MediapipeFaceFinder(), FaceDescriber(), []
     try:
         for path in paths:
@@ -103,10 +102,24 @@ class FaceAligner:
         self.tracker = Tracker()
         self.filters: dict[int, OneEuro] = {}
         self.smoothing = "one-euro" if video and cfg.smoothing > 0 else "none"
+        self._describer: FaceDescriber | None = None
+
+    def _identify(self, frame: Frame, faces: list[RawFace]) -> Identify | None:
+        """Identity descriptors on demand (only for faces that position alone cannot link)."""
+        if not self.cfg.track_identity:
+            return None
+
+        def identify(index: int) -> npt.NDArray[np.float64]:
+            if self._describer is None:
+                self._describer = FaceDescriber()
+            return self._describer.describe(frame.image_bgr_u8, faces[index].landmarks_478)
+
+        return identify
 
     def align(self, frame: Frame, result: FrameFaces) -> list[tuple[ImageBGR, FaceMeta]]:
         faces = result.faces
-        track_ids = (self.tracker.assign(frame.index, [f.bbox_xyxy for f in faces])
+        boxes = [f.bbox_xyxy for f in faces]
+        track_ids = (self.tracker.assign(frame.index, boxes, self._identify(frame, faces))
                      if self.video else list(range(len(faces))))  # fmt: skip
         h, w = frame.image_bgr_u8.shape[:2]
         out = []

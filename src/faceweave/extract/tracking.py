@@ -1,7 +1,10 @@
 """Face tracks across frames, and per-track temporal smoothing of landmarks.
 
 Tracking links each face to the live track whose last box overlaps it most (IoU), or failing
-that whose centre is nearest within half a face; unmatched faces open new tracks. Smoothing is a
+that whose centre is nearest within half a face. A face left unmatched is, when an `identify`
+function is given, compared by identity embedding with every track not seen in this frame (also
+long-lost ones): a face that left the picture, or crossed another, gets its old track id back.
+Otherwise it opens a new track. Smoothing is a
 One-Euro filter (Casiez et al., 2012): strong at rest, where jitter shows, and light in fast motion,
 where lag would show. It is causal, so it streams with the frames.
 """
@@ -9,6 +12,7 @@ where lag would show. It is causal, so it streams with the frames.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +42,9 @@ class _Track:
     last_frame: int
 
 
+Identify = Callable[[int], npt.NDArray[np.float64]]  # box index -> identity descriptor
+
+
 @dataclass
 class Tracker:
     """Greedy frame-to-frame association; a track survives `max_gap` frames without a face."""
@@ -45,10 +52,21 @@ class Tracker:
     min_iou: float = 0.2
     max_centre_distance: float = 0.5
     max_gap: int = 25
+    max_identity_distance: float = 0.5
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 0
+    _identities: dict[int, npt.NDArray[np.float64]] = field(default_factory=dict)
 
-    def assign(self, frame_index: int, boxes: list[Box]) -> list[int]:
+    def _relink(self, descriptor: npt.NDArray[np.float64], taken: set[int]) -> int | None:
+        """The id of the closest known track not taken in this frame, if it is the same person."""
+        best, best_distance = None, self.max_identity_distance
+        for track_id, known in self._identities.items():
+            distance = float(np.linalg.norm(known - descriptor))
+            if track_id not in taken and distance < best_distance:
+                best, best_distance = track_id, distance
+        return best
+
+    def assign(self, frame_index: int, boxes: list[Box], identify: Identify | None = None) -> list[int]:
         live = [t for t in self._tracks if frame_index - t.last_frame <= self.max_gap]
         pairs = sorted(
             ((iou(t.box, b), -centre_distance(t.box, b), ti, bi)
@@ -66,10 +84,18 @@ class Tracker:
             ids[bi] = live[ti].track_id
             live[ti].box, live[ti].last_frame = boxes[bi], frame_index
         for bi, box in enumerate(boxes):
-            if ids[bi] is None:
-                ids[bi] = self._next_id
-                live.append(_Track(self._next_id, box, frame_index))
-                self._next_id += 1
+            if ids[bi] is not None:
+                continue
+            descriptor = identify(bi) if identify is not None else None
+            taken = {i for i in ids if i is not None}
+            track_id = self._relink(descriptor, taken) if descriptor is not None else None
+            if track_id is None:
+                track_id, self._next_id = self._next_id, self._next_id + 1
+                if descriptor is not None:
+                    self._identities[track_id] = descriptor
+            ids[bi] = track_id
+            live = [t for t in live if t.track_id != track_id]
+            live.append(_Track(track_id, box, frame_index))
         self._tracks = live
         return [int(i) for i in ids if i is not None]
 
