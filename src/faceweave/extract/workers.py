@@ -11,6 +11,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,46 @@ class FrameDetector:
         return FrameFaces(frame, faces, distances)
 
 
+@dataclass(frozen=True)
+class _SharedFrame:
+    """A frame handed over through a shared-memory slot instead of a pickled copy."""
+
+    slot: str
+    shape: tuple[int, int, int]
+    index: int
+    pts_s: float
+
+
+class FrameSlots:
+    """Shared-memory buffers for frames in flight: one copy in, none out (pickling a 1080p frame
+    costs about four copies). A frame larger than a slot travels pickled instead."""
+
+    def __init__(self, count: int, nbytes: int) -> None:
+        self._shms = [shared_memory.SharedMemory(create=True, size=max(nbytes, 1)) for _ in range(count)]
+        self._free = deque(range(count))
+        self.nbytes = nbytes
+
+    def put(self, frame: Frame) -> tuple[int, _SharedFrame] | None:
+        image = frame.image_bgr_u8
+        if image.nbytes > self.nbytes or not self._free or image.ndim != 3:
+            return None
+        slot = self._free.popleft()
+        shm = self._shms[slot]
+        np.ndarray(image.shape, np.uint8, buffer=shm.buf)[:] = image
+        h, w, c = image.shape
+        return slot, _SharedFrame(shm.name, (h, w, c), frame.index, frame.pts_s)
+
+    def release(self, slot: int) -> None:
+        self._free.append(slot)
+
+    def close(self) -> None:
+        for shm in self._shms:
+            shm.close()
+            shm.unlink()
+
+
 _worker: FrameDetector | None = None
+_attached: dict[str, shared_memory.SharedMemory] = {}
 
 
 def _init_worker(settings: DetectSettings) -> None:
@@ -82,9 +122,21 @@ def _init_worker(settings: DetectSettings) -> None:
     _worker = FrameDetector(settings)
 
 
-def _run_worker(frame: Frame) -> _Found:
+def _frame_from(job: Frame | _SharedFrame) -> Frame:
+    if isinstance(job, Frame):
+        return job
+    shm = _attached.get(job.slot)
+    if shm is None:
+        # Spawned workers share the parent's resource tracker, so attaching here does not make
+        # this process the block's owner; the parent unlinks it.
+        shm = _attached[job.slot] = shared_memory.SharedMemory(name=job.slot)
+    image: ImageBGR = np.ndarray(job.shape, np.uint8, buffer=shm.buf)
+    return Frame(job.index, job.pts_s, image)
+
+
+def _run_worker(job: Frame | _SharedFrame) -> _Found:
     assert _worker is not None
-    found = _worker(frame)
+    found = _worker(_frame_from(job))
     return _Found(found.faces, found.distances)
 
 
@@ -142,17 +194,39 @@ class DetectionPool:
             yield from (self._local(frame) for frame in frames)
             return
         assert self._pool is not None
-        pending: deque[tuple[Frame, multiprocessing.pool.AsyncResult[_Found]]] = deque()
-        for frame in frames:
-            pending.append((frame, self._pool.apply_async(_run_worker, (frame,))))
-            while len(pending) >= self.workers * IN_FLIGHT_PER_WORKER or (pending and pending[0][1].ready()):
-                done, result = pending.popleft()
-                found = result.get()
-                yield FrameFaces(done, found.faces, found.distances)
-        while pending:
-            done, result = pending.popleft()
-            found = result.get()
-            yield FrameFaces(done, found.faces, found.distances)
+        in_flight = self.workers * IN_FLIGHT_PER_WORKER
+        pending: deque[tuple[Frame, int | None, multiprocessing.pool.AsyncResult[_Found]]] = deque()
+        slots: FrameSlots | None = None
+        try:
+            for frame in frames:
+                if slots is None:
+                    slots = FrameSlots(in_flight, frame.image_bgr_u8.nbytes)
+                shared = slots.put(frame)
+                job: Frame | _SharedFrame = frame if shared is None else shared[1]
+                pending.append(
+                    (
+                        frame,
+                        None if shared is None else shared[0],
+                        self._pool.apply_async(_run_worker, (job,)),
+                    )
+                )
+                while len(pending) >= in_flight or (pending and pending[0][2].ready()):
+                    yield self._collect(pending.popleft(), slots)
+            while pending:
+                yield self._collect(pending.popleft(), slots)
+        finally:
+            if slots is not None:
+                slots.close()
+
+    @staticmethod
+    def _collect(
+        entry: tuple[Frame, int | None, multiprocessing.pool.AsyncResult[_Found]], slots: FrameSlots | None
+    ) -> FrameFaces:
+        frame, slot, result = entry
+        found = result.get()
+        if slot is not None and slots is not None:
+            slots.release(slot)
+        return FrameFaces(frame, found.faces, found.distances)
 
     def write(self, job: FaceWrite) -> None:
         if self._pool is None:
