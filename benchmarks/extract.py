@@ -3,7 +3,7 @@
 Input: an expressive pseudo-video of a bundled synthetic face (one face per frame), encoded with
 libx264. Timed: the whole `run_extract` (decode, detect + mesh, track, smooth, align, write PNG
 faces with metadata), default settings (full face, 256 px). Median of --runs.
-Usage: python benchmarks/extract.py [--frames 250] [--runs 3]
+Usage: python benchmarks/extract.py [--frames 750] [--runs 3]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--frames", type=int, default=250)
+    parser.add_argument("--frames", type=int, default=750)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(
