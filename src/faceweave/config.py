@@ -73,9 +73,10 @@ class ExtractConfig:
     """How `faceweave extract` finds, aligns and stores faces."""
 
     face_type: str = opt(
-        "full", "how much of the head a crop covers, from tight to whole head",
+        "full",
+        "how much of the head a crop covers, from tight to whole head",
         choices=("half", "mid", "full", "whole", "head"),
-    )  # fmt: skip
+    )
     size_px: int = opt(256, "side of the aligned face crop in pixels", lo=64, hi=1024)
     format: str = opt("png", "aligned face file format: png is lossless", choices=("png", "jpg"))
     jpeg_quality: int = opt(95, "JPEG quality of aligned faces when format is jpg", lo=1, hi=100)
@@ -91,11 +92,54 @@ class ExtractConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """How `faceweave train` builds and trains the model."""
+
+    arch: str = opt(
+        "df", "df: one decoder per side; liae: shared decoder, carries light and pose", choices=("df", "liae")
+    )
+    resolution: int = opt(64, "model input/output side in pixels (a multiple of 16)", lo=64, hi=512)
+    encoder_dims: int = opt(32, "encoder width (channels of the first layer)", lo=8, hi=512)
+    bottleneck_dims: int = opt(256, "width of the shared code", lo=16, hi=2048)
+    decoder_dims: int = opt(16, "decoder width", lo=8, hi=512)
+    mask_dims: int = opt(8, "mask decoder width", lo=4, hi=256)
+    batch_size: int = opt(8, "faces per side per step", lo=1, hi=512)
+    learning_rate: float = opt(1e-4, "AdamW learning rate", lo=1e-7, hi=1e-2)
+    weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=0.1)
+    grad_clip: float = opt(1.0, "clip the gradient norm to this (0 = off)", lo=0.0, hi=100.0)
+    eyes_mouth_weight: float = opt(
+        3.0, "pixel-loss weight of eyes and mouth against the rest of the face", lo=1.0, hi=20.0
+    )
+    warp: bool = opt(True, "random-warp the input (not the target): needed to learn a swap")
+    uniform_yaw: bool = opt(True, "draw faces evenly across head-yaw bins")
+    iterations: int = opt(0, "stop after this many steps in total (0 = no limit)", lo=0, hi=100_000_000)
+    time_limit_min: float = opt(
+        0.0, "stop after this many minutes of this run (0 = no limit)", lo=0.0, hi=100_000.0
+    )
+    save_every_min: float = opt(10.0, "save a checkpoint this often", lo=0.1, hi=1440.0)
+    keep_checkpoints: int = opt(3, "checkpoints kept (the newest and older backups)", lo=2, hi=100)
+    preview_every: int = opt(
+        200, "write a preview grid every N steps (0 = only at the end)", lo=0, hi=1_000_000
+    )
+    precision: str = opt(
+        "auto",
+        "auto: bf16 where measured faster (CUDA, CPUs with AVX-512 BF16)",
+        choices=("auto", "fp32", "bf16"),
+    )
+    device: str = opt("auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda"))
+    loader_workers: int = opt(1, "processes preparing batches (0 = in the training process)", lo=0, hi=32)
+    seed: int = opt(
+        0, "seed of weights and batch order (a resume continues the same sequence)", lo=0, hi=2**31 - 1
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

@@ -1,0 +1,39 @@
+"""`df`: the classic deepfakes / DeepFaceLab DF design.
+
+One encoder and one bottleneck (inter) learn a code shared by both people; each side has its own
+decoder. Swapping decodes a dst face's code with the src decoder.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from faceweave.models.blocks import Decoder, Encoder, Inter
+from faceweave.models.registry import FaceSwapModel, ModelConfig, Side, register
+
+
+class DF(FaceSwapModel):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        lowest = config.resolution // 16
+        self.encoder = Encoder(config.encoder_dims)
+        self.inter = Inter(
+            config.encoder_dims * 8 * lowest * lowest, config.bottleneck_dims, lowest, config.bottleneck_dims
+        )
+        self.decoder_src = Decoder(config.bottleneck_dims, config.decoder_dims, config.mask_dims)
+        self.decoder_dst = Decoder(config.bottleneck_dims, config.decoder_dims, config.mask_dims)
+
+    def reconstruct(self, faces: torch.Tensor, side: Side) -> tuple[torch.Tensor, torch.Tensor]:
+        decoder = self.decoder_src if side == "src" else self.decoder_dst
+        rgb, mask = decoder(self.inter(self.encoder(faces)))
+        return rgb, mask
+
+    def swap(self, dst_faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb, mask = self.decoder_src(self.inter(self.encoder(dst_faces)))
+        return rgb, mask
+
+
+@register("df")
+def build(config: ModelConfig) -> FaceSwapModel:
+    return DF(config)

@@ -1,0 +1,87 @@
+"""The model contract and the registry of named architectures.
+
+A model reconstructs each side from the shared code (training) and renders dst faces with src's
+identity (swapping). Every decoder returns RGB in [0, 1] and a one-channel mask in [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+Side = Literal["src", "dst"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild an architecture exactly; saved as config.json with the weights."""
+
+    arch: str = "df"
+    resolution: int = 64
+    encoder_dims: int = 32
+    bottleneck_dims: int = 256
+    decoder_dims: int = 16
+    mask_dims: int = 8
+
+    def __post_init__(self) -> None:
+        if self.resolution % 16 or not 64 <= self.resolution <= 512:
+            raise ValueError(f"resolution must be a multiple of 16 from 64 to 512, got {self.resolution}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class FaceSwapModel(nn.Module):
+    """What training and merging rely on."""
+
+    config: ModelConfig
+
+    def reconstruct(self, faces: torch.Tensor, side: Side) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rgb, mask) of `faces` (N, 3, R, R) decoded as their own side."""
+        raise NotImplementedError
+
+    def swap(self, dst_faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rgb, mask) of dst faces rendered with src's identity."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, Callable[[ModelConfig], FaceSwapModel]] = {}
+
+
+def register(
+    name: str,
+) -> Callable[[Callable[[ModelConfig], FaceSwapModel]], Callable[[ModelConfig], FaceSwapModel]]:
+    def add(factory: Callable[[ModelConfig], FaceSwapModel]) -> Callable[[ModelConfig], FaceSwapModel]:
+        _REGISTRY[name] = factory
+        return factory
+
+    return add
+
+
+def registered_models() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def build_model(config: ModelConfig) -> FaceSwapModel:
+    _load_builtin()
+    if config.arch not in _REGISTRY:
+        raise ValueError(f"unknown model {config.arch!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[config.arch](config)
+
+
+def _load_builtin() -> None:
+    from faceweave.models import df, liae  # noqa: F401 - registers the built-in architectures

@@ -1,0 +1,1 @@
+"""Training: data and augmentation, losses, the loop, checkpoints."""

@@ -1,0 +1,170 @@
+"""Checkpoints that survive crashes: one folder per save, a pointer to the newest, K backups.
+
+model/
+  latest                  name of the newest complete checkpoint folder (replaced atomically)
+  ckpt-000001200/         model.safetensors, config.json, state.json, optimizer.pt
+  ckpt-000001000/         an older one, kept as a backup
+
+A save writes a hidden temporary folder, fsyncs every file, renames it into place and only then
+moves `latest`: a crash, Ctrl-C or full disk at any moment leaves the previous checkpoint intact.
+Loading never falls back silently: a damaged checkpoint is an error that names the file and the
+newest good backup to resume from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from faceweave.atomic import write_text_atomic
+from faceweave.errors import UserError, write_error
+from faceweave.models import FaceSwapModel, ModelConfig, build_model
+
+CHECKPOINT_SCHEMA = 1
+LATEST = "latest"
+FILES = ("model.safetensors", "config.json", "state.json", "optimizer.pt")
+
+
+class CheckpointError(UserError):
+    """A checkpoint is missing, damaged or does not match."""
+
+
+@dataclass
+class TrainState:
+    """Where training stands; everything a resume needs besides weights and optimizer."""
+
+    iteration: int = 0
+    seed: int = 0
+    elapsed_s: float = 0.0
+    learning_rate: float = 0.0
+    nan_recoveries: int = 0
+
+
+def checkpoint_name(iteration: int) -> str:
+    return f"ckpt-{iteration:09d}"
+
+
+def _fsync_files(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def save_checkpoint(
+    model_dir: Path, model: FaceSwapModel, optimizer: torch.optim.Optimizer, state: TrainState, keep: int = 3
+) -> Path:
+    """Write a new checkpoint atomically and keep the newest `keep` (at least 1 backup + current)."""
+    final = model_dir / checkpoint_name(state.iteration)
+    temp = model_dir / f".{final.name}.partial-{os.getpid()}"
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir()
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(weights, str(temp / "model.safetensors"))
+        (temp / "config.json").write_text(
+            json.dumps({"schema_version": CHECKPOINT_SCHEMA, "model": model.config.to_dict()}, indent=1)
+        )
+        (temp / "state.json").write_text(json.dumps(asdict(state), indent=1))
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, temp / "optimizer.pt"
+        )
+        _fsync_files(temp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temp, final)
+        write_text_atomic(model_dir / LATEST, final.name + "\n")
+    except OSError as exc:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise write_error(final, exc) from exc
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    for old in list_checkpoints(model_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(model_dir: Path) -> list[Path]:
+    """Complete checkpoint folders, oldest first."""
+    if not model_dir.is_dir():
+        return []
+    return sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.startswith("ckpt-"))
+
+
+def latest_checkpoint(model_dir: Path) -> Path | None:
+    pointer = model_dir / LATEST
+    if pointer.is_file():
+        return model_dir / pointer.read_text(encoding="utf-8").strip()
+    found = list_checkpoints(model_dir)
+    return found[-1] if found else None
+
+
+@dataclass
+class Loaded:
+    model: FaceSwapModel
+    optimizer_state: dict[str, Any]
+    torch_rng: torch.Tensor
+    state: TrainState
+    path: Path
+
+
+def _read_checkpoint(path: Path) -> Loaded:
+    """Load one checkpoint folder; ValueError/OSError/SafetensorError describe what is wrong."""
+    for name in FILES:
+        if not (path / name).is_file():
+            raise ValueError(f"{path / name} is missing")
+    document = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if document.get("schema_version") != CHECKPOINT_SCHEMA:
+        raise ValueError(f"{path / 'config.json'} has schema_version {document.get('schema_version')!r}")
+    model = build_model(ModelConfig.from_dict(document["model"]))
+    try:
+        weights = load_file(str(path / "model.safetensors"))
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise ValueError(f"{path / 'model.safetensors'} is damaged ({exc})") from exc
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path / 'model.safetensors'} does not match its config.json")
+    state = TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
+    try:
+        extra = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path / 'optimizer.pt'} is damaged ({type(exc).__name__})") from exc
+    return Loaded(model, extra["optimizer"], extra["torch_rng"], state, path)
+
+
+def load_checkpoint(model_dir: Path, path: Path | None = None) -> Loaded:
+    """The newest checkpoint (or `path`); a damaged one is an error pointing to a good backup."""
+    target = path or latest_checkpoint(model_dir)
+    if target is None:
+        raise CheckpointError(f"no checkpoint in {model_dir}")
+    try:
+        return _read_checkpoint(target)
+    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as exc:
+        good = _newest_good(model_dir, exclude=target)
+        hint = (
+            f"; the newest good backup is {good}: resume from it with --resume-from {good}"
+            if good
+            else "; no good backup exists"
+        )
+        raise CheckpointError(f"checkpoint {target} cannot be loaded: {exc}{hint}") from exc
+
+
+def _newest_good(model_dir: Path, exclude: Path) -> Path | None:
+    for candidate in reversed(list_checkpoints(model_dir)):
+        if candidate == exclude:
+            continue
+        try:
+            _read_checkpoint(candidate)
+        except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError):
+            continue
+        return candidate
+    return None

@@ -1,0 +1,187 @@
+"""Training data: both facesets in memory at model resolution, with masks and augmentation.
+
+The input of a sample is randomly warped (a smooth perturbed grid plus a small affine); its target
+is the same face unwarped, so the network learns to produce a clean face from a distorted one,
+which is what lets it render one person's face from another's code. Flip and HSV jitter apply
+to both. The target mask is the landmark hull, and the eyes and mouth get extra weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from faceweave.errors import UserError
+from faceweave.formats.aligned import list_face_files, read_aligned_face
+from faceweave.records import ImageBGR
+
+# Mesh rings: the face oval, both eyes and the outer lips.
+FACE_OVAL = (
+    10,
+    338,
+    297,
+    332,
+    284,
+    251,
+    389,
+    356,
+    454,
+    323,
+    361,
+    288,
+    397,
+    365,
+    379,
+    378,
+    400,
+    377,
+    152,
+    148,
+    176,
+    149,
+    150,
+    136,
+    172,
+    58,
+    132,
+    93,
+    234,
+    127,
+    162,
+    21,
+    54,
+    103,
+    67,
+    109,
+)
+EYES = (
+    (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
+    (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249),
+)
+MOUTH = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+
+
+@dataclass(frozen=True)
+class Faceset:
+    """Faces (N, R, R, 3) uint8 BGR, masks (N, R, R) float32 in [0, 1], and eye/mouth weights."""
+
+    faces: npt.NDArray[np.uint8]
+    masks: npt.NDArray[np.float32]
+    features: npt.NDArray[np.float32]
+    yaw: npt.NDArray[np.float32]
+
+
+def landmark_masks(
+    landmarks_crop: npt.NDArray[np.float64], size: int, scale: float
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """(face hull mask, eyes-and-mouth mask) at `size` px from landmarks in crop pixels * scale."""
+    points = np.round(landmarks_crop[:, :2] * scale).astype(np.int32)
+    hull = np.zeros((size, size), np.float32)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points[list(FACE_OVAL)]), (1.0,))
+    features = np.zeros((size, size), np.float32)
+    for ring in (*EYES, MOUTH):
+        cv2.fillPoly(features, [points[list(ring)]], (1.0,))
+    grow = max(3, size // 32) | 1
+    grown = np.asarray(cv2.dilate(features, np.ones((grow, grow), np.uint8)), np.float32)
+    return hull, grown
+
+
+def load_faceset(folder: Path, resolution: int, limit: int | None = None) -> Faceset:
+    files = list_face_files(folder)[:limit] if limit else list_face_files(folder)
+    if not files:
+        raise UserError(f"{folder} holds no aligned faces; run `faceweave extract` first")
+    faces, masks, features, yaw = [], [], [], []
+    for path in files:
+        image, meta = read_aligned_face(path)
+        faces.append(cv2.resize(image, (resolution, resolution), interpolation=cv2.INTER_AREA))
+        hull, feature = landmark_masks(meta.landmarks_crop, resolution, resolution / meta.size_px)
+        masks.append(hull)
+        features.append(feature)
+        yaw.append(meta.pose.yaw)
+    return Faceset(np.stack(faces), np.stack(masks), np.stack(features), np.array(yaw, np.float32))
+
+
+def yaw_balanced_indices(
+    yaw: npt.NDArray[np.float32], count: int, rng: np.random.Generator, bins: int = 8
+) -> npt.NDArray[np.int64]:
+    """Sample so each yaw bin is drawn equally often (DeepFaceLab's uniform_yaw): rare profile
+    views are not drowned by frontal ones."""
+    edges = np.linspace(yaw.min(), yaw.max() + 1e-6, bins + 1)
+    which = np.clip(np.digitize(yaw, edges) - 1, 0, bins - 1)
+    groups = [np.flatnonzero(which == b) for b in range(bins) if np.any(which == b)]
+    picks = rng.integers(0, len(groups), count)
+    return np.array([groups[g][rng.integers(0, len(groups[g]))] for g in picks], np.int64)
+
+
+def random_warp(image: ImageBGR, rng: np.random.Generator, strength: float = 0.06) -> ImageBGR:
+    """A smooth random distortion: a 5x5 grid of offsets upsampled, plus a small rotation/scale."""
+    size = image.shape[0]
+    coarse = rng.normal(0, strength * size / 2.5, (2, 5, 5)).astype(np.float32)
+    flow = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in coarse])
+    angle, scale = rng.uniform(-8, 8), rng.uniform(0.95, 1.05)
+    affine = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    grid_y, grid_x = np.mgrid[0:size, 0:size].astype(np.float32)
+    map_x = affine[0, 0] * grid_x + affine[0, 1] * grid_y + affine[0, 2] + flow[0]
+    map_y = affine[1, 0] * grid_x + affine[1, 1] * grid_y + affine[1, 2] + flow[1]
+    return np.asarray(
+        cv2.remap(
+            image,
+            map_x.astype(np.float32),
+            map_y.astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        ),
+        np.uint8,
+    )
+
+
+def hsv_jitter(image: ImageBGR, rng: np.random.Generator) -> ImageBGR:
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + rng.integers(-4, 5)) % 180
+    hsv[..., 1:] = np.clip(hsv[..., 1:] * rng.uniform(0.9, 1.1, 2), 0, 255)
+    return np.asarray(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR), np.uint8)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Tensors NCHW float32 in [0, 1] (RGB); masks and weights N1HW."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    masks: torch.Tensor
+    weights: torch.Tensor
+
+
+def to_tensor(images: npt.NDArray[np.uint8]) -> torch.Tensor:
+    """(N, H, W, 3) BGR uint8 -> (N, 3, H, W) RGB float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0
+
+
+def make_batch(
+    faceset: Faceset,
+    indices: npt.NDArray[np.int64],
+    rng: np.random.Generator,
+    warp: bool = True,
+    feature_weight: float = 3.0,
+) -> Batch:
+    inputs, targets, masks, weights = [], [], [], []
+    for i in indices:
+        face, mask, feature = faceset.faces[i], faceset.masks[i], faceset.features[i]
+        if rng.random() < 0.5:
+            face, mask, feature = face[:, ::-1], mask[:, ::-1], feature[:, ::-1]
+        face = hsv_jitter(np.ascontiguousarray(face), rng)
+        targets.append(face)
+        inputs.append(random_warp(face, rng) if warp else face)
+        masks.append(mask)
+        weights.append(mask * (1.0 + (feature_weight - 1.0) * feature))
+    return Batch(
+        to_tensor(np.stack(inputs)),
+        to_tensor(np.stack(targets)),
+        torch.from_numpy(np.ascontiguousarray(np.stack(masks)))[:, None],
+        torch.from_numpy(np.ascontiguousarray(np.stack(weights), dtype=np.float32))[:, None],
+    )

@@ -1,0 +1,245 @@
+"""`run_train`: two facesets -> a model, resumable, observable, never lost."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from faceweave.config import Config, TrainConfig
+from faceweave.errors import UserError
+from faceweave.models import FaceSwapModel, ModelConfig, build_model
+from faceweave.train.checkpoint import (
+    TrainState,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from faceweave.train.data import Faceset, load_faceset, to_tensor
+from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
+from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
+from faceweave.train.stream import StreamSettings, batch_loader
+from faceweave.workspace import Workspace
+
+MAX_NAN_RECOVERIES = 3
+LOG_NAME = "train_log.jsonl"
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    model_dir: Path
+    checkpoint: Path
+    iteration: int
+    steps_this_run: int
+    seconds: float
+    samples_per_s: float
+    last_loss_src: float
+    last_loss_dst: float
+    resumed: bool
+    preview: Path
+
+
+def model_config(cfg: TrainConfig) -> ModelConfig:
+    return ModelConfig(
+        cfg.arch, cfg.resolution, cfg.encoder_dims, cfg.bottleneck_dims, cfg.decoder_dims, cfg.mask_dims
+    )
+
+
+def pick_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device = 'cuda' but no CUDA device is available; use auto or cpu")
+    if cfg.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
+    """bf16 autocast where it was measured to pay: CUDA, and CPUs with AVX-512 BF16 (about 2x here)."""
+    if cfg.precision != "auto":
+        return cfg.precision == "bf16"
+    if device.type == "cuda":
+        return True
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
+
+
+def _open_model(
+    ws: Workspace, cfg: TrainConfig, resume_from: Path | None, say: Say
+) -> tuple[FaceSwapModel, torch.optim.Optimizer, TrainState, bool]:
+    wanted = model_config(cfg)
+    if resume_from is not None or latest_checkpoint(ws.model) is not None:
+        loaded = load_checkpoint(ws.model, resume_from)
+        if loaded.model.config != wanted:
+            raise UserError(
+                f"{loaded.path} holds a {loaded.model.config.arch} {loaded.model.config.resolution} px model "
+                f"with other sizes than [train] asks for ({wanted.arch} {wanted.resolution} px); "
+                "set [train] back, or train into a fresh workspace"
+            )
+        optimizer = torch.optim.AdamW(
+            loaded.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
+        optimizer.load_state_dict(loaded.optimizer_state)
+        torch.set_rng_state(loaded.torch_rng)
+        say(f"resuming {loaded.path.name} at iteration {loaded.state.iteration}")
+        return loaded.model, optimizer, loaded.state, True
+    torch.manual_seed(cfg.seed)
+    model = build_model(wanted)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    return model, optimizer, TrainState(seed=cfg.seed, learning_rate=cfg.learning_rate), False
+
+
+def _fixed_faces(faceset: Faceset, count: int = 4) -> torch.Tensor:
+    step = max(1, len(faceset.faces) // count)
+    return to_tensor(faceset.faces[::step][:count])
+
+
+class Observer:
+    """Logs, console lines, previews and timed checkpoints, called after every step."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        cfg: TrainConfig,
+        model: FaceSwapModel,
+        optimizer: torch.optim.Optimizer,
+        state: TrainState,
+        previews: tuple[torch.Tensor, torch.Tensor],
+        say: Say,
+    ) -> None:
+        self.ws, self.cfg, self.model, self.optimizer, self.state = ws, cfg, model, optimizer, state
+        self.previews, self.say = previews, say
+        self.last_save = self.last_line = time.monotonic()
+        self.steps, self.busy_s, self.last = 0, 0.0, StepResult(state.iteration, 0.0, 0.0, 0.0)
+
+    def __call__(self, step: StepResult) -> None:
+        self.steps, self.busy_s, self.last = self.steps + 1, self.busy_s + step.seconds, step
+        rate = 2 * self.cfg.batch_size / max(step.seconds, 1e-9)
+        append_log(
+            self.ws.model / LOG_NAME,
+            {
+                "iteration": step.iteration,
+                "loss_src": round(step.loss_src, 5),
+                "loss_dst": round(step.loss_dst, 5),
+                "s_per_it": round(step.seconds, 4),
+                "samples_per_s": round(rate, 2),
+                "time": round(time.time(), 1),
+            },
+        )
+        now = time.monotonic()
+        if now - self.last_line >= 5:
+            self.last_line = now
+            self.say(
+                f"iter {step.iteration}  src {step.loss_src:.4f}  dst {step.loss_dst:.4f}  "
+                f"{1 / max(step.seconds, 1e-9):.2f} it/s{self._eta(step)}"
+            )
+        if self.cfg.preview_every and step.iteration % self.cfg.preview_every == 0:
+            self.preview()
+        if now - self.last_save >= self.cfg.save_every_min * 60:
+            self.save()
+
+    def _eta(self, step: StepResult) -> str:
+        if not self.cfg.iterations:
+            return ""
+        left = max(self.cfg.iterations - step.iteration, 0) * (self.busy_s / max(self.steps, 1))
+        return f"  ETA {int(left // 60)}m{int(left % 60):02d}s"
+
+    def preview(self) -> Path:
+        return write_preview(self.ws.model, self.state.iteration, preview_grid(self.model, *self.previews))
+
+    def save(self) -> Path:
+        self.last_save = time.monotonic()
+        self.state.learning_rate = float(self.optimizer.param_groups[0]["lr"])
+        return save_checkpoint(
+            self.ws.model, self.model, self.optimizer, self.state, self.cfg.keep_checkpoints
+        )
+
+
+def _recover(ws: Workspace, observer: Observer, exc: NonFiniteLoss, say: Say) -> None:
+    """Restore the last good checkpoint, halve the learning rate, and say so."""
+    state = observer.state
+    if state.nan_recoveries >= MAX_NAN_RECOVERIES:
+        raise UserError(
+            f"training collapsed ({exc}) {MAX_NAN_RECOVERIES + 1} times; lower train.learning_rate"
+        )
+    loaded = load_checkpoint(ws.model)
+    observer.model.load_state_dict(loaded.model.state_dict())
+    observer.optimizer.load_state_dict(loaded.optimizer_state)
+    for group in observer.optimizer.param_groups:
+        group["lr"] = group["lr"] * 0.5
+    state.iteration, state.nan_recoveries = loaded.state.iteration, state.nan_recoveries + 1
+    say(
+        f"loss became non-finite ({exc}); restored {loaded.path.name} at iteration {state.iteration} "
+        f"and halved the learning rate to {observer.optimizer.param_groups[0]['lr']:.2e}"
+    )
+
+
+def run_train(
+    config: Config, ws: Workspace, resume_from: Path | None = None, say: Say = lambda _: None
+) -> TrainReport:
+    """Train (or resume) the workspace's model until [train] iterations or time_limit_min."""
+    cfg = config.train
+    device = pick_device(cfg)
+    src = load_faceset(ws.src_aligned, cfg.resolution)
+    dst = load_faceset(ws.dst_aligned, cfg.resolution)
+    say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
+    ws.model.mkdir(parents=True, exist_ok=True)
+    model, optimizer, state, resumed = _open_model(ws, cfg, resume_from, say)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    (ws.model / "train_config.json").write_text(json.dumps(cfg.__dict__, indent=1), encoding="utf-8")
+    bf16 = use_bf16(cfg, device)
+    previews = (_fixed_faces(src).to(device), _fixed_faces(dst).to(device))
+    observer = Observer(ws, cfg, model, optimizer, state, previews, say)
+    if not resumed:
+        observer.save()  # a first checkpoint, so a collapse has something to return to
+    stream = StreamSettings(cfg.batch_size, cfg.seed, cfg.warp, cfg.uniform_yaw, cfg.eyes_mouth_weight)
+    start, start_iteration = time.monotonic(), state.iteration
+    settings = LoopSettings(
+        device,
+        bf16,
+        cfg.grad_clip,
+        cfg.iterations,
+        start + cfg.time_limit_min * 60 if cfg.time_limit_min else 0.0,
+    )
+    say(
+        f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if bf16 else ''}, "
+        f"batch {cfg.batch_size} per side"
+    )
+    try:
+        while True:
+            batches = batch_loader(
+                src, dst, stream, state.iteration, cfg.loader_workers, device.type == "cuda"
+            )
+            try:
+                run_loop(model, optimizer, batches, state, settings, observer)
+                break
+            except NonFiniteLoss as exc:
+                _recover(ws, observer, exc, say)
+    except KeyboardInterrupt:
+        observer.save()
+        say(f"interrupted: saved iteration {state.iteration}")
+        raise
+    state.elapsed_s += time.monotonic() - start
+    checkpoint = observer.save()
+    preview = observer.preview()
+    write_loss_plot(ws.model / LOG_NAME, ws.model / "loss.png")
+    steps = state.iteration - start_iteration
+    rate = 2 * cfg.batch_size * steps / max(observer.busy_s, 1e-9)
+    return TrainReport(
+        ws.model,
+        checkpoint,
+        state.iteration,
+        steps,
+        time.monotonic() - start,
+        rate,
+        observer.last.loss_src,
+        observer.last.loss_dst,
+        resumed,
+        preview,
+    )

@@ -1,0 +1,64 @@
+"""Batches for every step, prepared in DataLoader workers.
+
+Batch i is drawn from a generator seeded with (seed, i), so the sequence does not depend on how
+many workers prepare it, and a resumed run sees exactly the batches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+
+import numpy as np
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from faceweave.train.data import Batch, Faceset, make_batch, yaw_balanced_indices
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    batch_size: int
+    seed: int
+    warp: bool
+    uniform_yaw: bool
+    feature_weight: float
+
+
+def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -> tuple[Batch, Batch]:
+    rng = np.random.default_rng([settings.seed, step])
+    pair = []
+    for faceset in (src, dst):
+        n = len(faceset.faces)
+        if settings.uniform_yaw:
+            indices = yaw_balanced_indices(faceset.yaw, settings.batch_size, rng)
+        else:
+            indices = rng.integers(0, n, settings.batch_size)
+        pair.append(make_batch(faceset, indices, rng, settings.warp, settings.feature_weight))
+    return pair[0], pair[1]
+
+
+class BatchStream(IterableDataset[tuple[Batch, Batch]]):
+    def __init__(self, src: Faceset, dst: Faceset, settings: StreamSettings, start: int) -> None:
+        self.src, self.dst, self.settings, self.start = src, dst, settings, start
+
+    def __iter__(self) -> Iterator[tuple[Batch, Batch]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        # DataLoader takes from its workers in turn, so worker k serving steps k, k+n, ... keeps order.
+        for step in count(self.start + worker, workers):
+            yield batch_for(step, self.src, self.dst, self.settings)
+
+
+def batch_loader(
+    src: Faceset, dst: Faceset, settings: StreamSettings, start: int, workers: int, pin: bool
+) -> Iterator[tuple[Batch, Batch]]:
+    loader = DataLoader(
+        BatchStream(src, dst, settings, start),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=pin,
+        prefetch_factor=4 if workers else None,
+        persistent_workers=False,
+    )
+    return iter(loader)

@@ -1,0 +1,123 @@
+"""Training: it learns, it resumes exactly, and it never loses or silently replaces a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from faceweave.cli.main import cli
+from faceweave.errors import UserError
+from faceweave.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from faceweave.train.run import run_train
+from faceweave.workspace import Workspace
+from tests.train.conftest import fresh_workspace, tiny_config
+
+
+def losses(ws: Workspace) -> list[float]:
+    rows = [json.loads(line) for line in (ws.model / "train_log.jsonl").read_text().splitlines()]
+    return [r["loss_src"] + r["loss_dst"] for r in rows]
+
+
+def test_a_tiny_model_learns_its_faces(facesets: Workspace, tmp_path: Path) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    report = run_train(tiny_config(iterations=300, warp=False), ws)
+    history = losses(ws)
+    assert report.iteration == 300 and len(history) == 300
+    assert sum(history[-20:]) / 20 < 0.5 * sum(history[:5]) / 5  # loss falls by at least half
+    assert (ws.model / "preview.png").is_file() and (ws.model / "loss.png").is_file()
+
+
+def test_resume_continues_exactly(facesets: Workspace, tmp_path: Path) -> None:
+    straight = fresh_workspace(facesets, tmp_path / "straight")
+    run_train(tiny_config(iterations=6), straight)
+    split = fresh_workspace(facesets, tmp_path / "split")
+    run_train(tiny_config(iterations=3), split)
+    report = run_train(tiny_config(iterations=6), split)
+    assert report.resumed and report.iteration == 6 and report.steps_this_run == 3
+    a, b = load_checkpoint(straight.model), load_checkpoint(split.model)
+    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    assert a.optimizer_state["state"][0]["step"] == b.optimizer_state["state"][0]["step"]
+
+
+def test_an_interrupted_save_leaves_the_previous_checkpoint(
+    facesets: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run_train(tiny_config(iterations=2), ws)
+    before = list_checkpoints(ws.model)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as if Ctrl-C arrived while the optimizer state was written
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_train(tiny_config(iterations=4), ws)
+    monkeypatch.undo()
+    assert list_checkpoints(ws.model) == before
+    assert not [p for p in ws.model.iterdir() if ".partial" in p.name]
+    assert load_checkpoint(ws.model).state.iteration == 2
+
+
+def test_a_truncated_checkpoint_is_a_clear_error_naming_a_good_backup(
+    facesets: Workspace, tmp_path: Path
+) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run_train(tiny_config(iterations=3), ws)
+    newest = list_checkpoints(ws.model)[-1]
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(
+        CheckpointError, match=r"model.safetensors is damaged.*newest good backup is .*ckpt-000000000"
+    ):
+        run_train(tiny_config(iterations=5), ws)
+    assert weights.stat().st_size > 0  # nothing was overwritten by a fresh model
+    report = run_train(tiny_config(iterations=5), ws, resume_from=list_checkpoints(ws.model)[0])
+    assert report.iteration == 5
+
+
+def test_changed_architecture_is_refused_not_replaced(facesets: Workspace, tmp_path: Path) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run_train(tiny_config(iterations=1), ws)
+    with pytest.raises(UserError, match="set \\[train\\] back"):
+        run_train(tiny_config(iterations=2, arch="liae"), ws)
+
+
+def test_cli_train_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    assert runner.invoke(cli, ["init", str(ws)]).exit_code == 0
+    result = runner.invoke(cli, ["train", "-w", str(ws), "--iterations", "1"])
+    assert result.exit_code == 2 and "run `faceweave extract` first" in result.output
+    result = runner.invoke(cli, ["train", "-w", str(ws)])
+    assert result.exit_code == 2 and "--iterations or --time" in result.output
+    result = runner.invoke(cli, ["train", "-w", str(ws), "--time", "soon"])
+    assert result.exit_code == 2 and "not a duration" in result.output
+
+
+def test_a_collapse_restores_the_last_checkpoint_and_lowers_the_rate(
+    facesets: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faceweave.train.loop as loop_module
+    from faceweave.train.loss import face_loss
+
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    real = face_loss
+    calls = {"n": 0}
+
+    def sometimes_nan(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        total, parts = real(*args, **kwargs)
+        return (total * float("nan"), parts) if calls["n"] == 7 else (total, parts)  # step 4, src side
+
+    monkeypatch.setattr(loop_module, "face_loss", sometimes_nan)
+    said: list[str] = []
+    report = run_train(tiny_config(iterations=6), ws, say=said.append)
+    assert report.iteration == 6
+    assert any("non-finite" in line and "halved the learning rate to 5.00e-04" in line for line in said)
+    loaded = load_checkpoint(ws.model)
+    assert loaded.state.nan_recoveries == 1 and loaded.state.learning_rate == pytest.approx(5e-4)
