@@ -121,3 +121,23 @@ def test_a_collapse_restores_the_last_checkpoint_and_lowers_the_rate(
     assert any("non-finite" in line and "halved the learning rate to 5.00e-04" in line for line in said)
     loaded = load_checkpoint(ws.model)
     assert loaded.state.nan_recoveries == 1 and loaded.state.learning_rate == pytest.approx(5e-4)
+
+
+def test_ddp_with_two_cpu_processes_runs_two_steps(facesets: Workspace, tmp_path: Path) -> None:
+    """`torchrun --nproc_per_node 2` on CPU: the gloo backend, each rank its own batches, rank 0 saves."""
+    import subprocess
+    import sys
+
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    sets = [f"train.{k}={v}" for k, v in tiny_config().train.__dict__.items()
+            if k in ("encoder_dims", "bottleneck_dims", "decoder_dims", "mask_dims", "batch_size",
+                     "loader_workers", "precision", "preview_every")]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "faceweave", "train", "-w", str(ws.root), "--iterations", "2", "--device", "cpu"]  # fmt: skip
+    for item in sets:
+        command += ["--set", item.replace("=fp32", "='fp32'")]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = load_checkpoint(ws.model)
+    assert loaded.state.iteration == 2
+    assert proc.stderr.count("preview:") == 1

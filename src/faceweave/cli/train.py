@@ -68,6 +68,8 @@ def command(
     if not config.train.iterations and not config.train.time_limit_min:
         raise click.UsageError("give --iterations or --time (or set them in [train]) so training can end")
     report = run_train(config, ws, resume_from, info)
+    if not report.main:
+        return  # rank 0 reports for a torchrun launch
     info(
         f"{report.steps_this_run} steps in {report.seconds:.0f} s, {report.samples_per_s:.1f} faces/s; "
         f"losses src {report.last_loss_src:.4f} dst {report.last_loss_dst:.4f}"

@@ -57,6 +57,12 @@ class FaceSwapModel(nn.Module):
         """(rgb, mask) of dst faces rendered with src's identity."""
         raise NotImplementedError
 
+    def forward(
+        self, src_faces: torch.Tensor, dst_faces: torch.Tensor
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """Both reconstructions of a training step; a forward() so DistributedDataParallel syncs it."""
+        return self.reconstruct(src_faces, "src"), self.reconstruct(dst_faces, "dst")
+
 
 _REGISTRY: dict[str, Callable[[ModelConfig], FaceSwapModel]] = {}
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import torch
 
-from faceweave.models import FaceSwapModel
 from faceweave.train.checkpoint import TrainState
 from faceweave.train.data import Batch
 from faceweave.train.loss import face_loss
@@ -35,6 +34,7 @@ class LoopSettings:
     grad_clip: float
     stop_iteration: int  # 0 = none
     deadline: float  # time.monotonic() value, 0 = none
+    distributed: bool = False
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:
@@ -48,7 +48,7 @@ def _to(batch: Batch, device: torch.device) -> Batch:
 
 
 def train_step(
-    model: FaceSwapModel, optimizer: torch.optim.Optimizer, src: Batch, dst: Batch, settings: LoopSettings
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, src: Batch, dst: Batch, settings: LoopSettings
 ) -> tuple[float, float]:
     """One optimisation step on a src batch and a dst batch; returns (loss_src, loss_dst)."""
     autocast = (
@@ -57,12 +57,15 @@ def train_step(
         else contextlib.nullcontext()
     )
     with autocast:
-        src_rgb, src_mask = model.reconstruct(src.inputs, "src")
-        dst_rgb, dst_mask = model.reconstruct(dst.inputs, "dst")
+        (src_rgb, src_mask), (dst_rgb, dst_mask) = model(src.inputs, dst.inputs)
     loss_src, _ = face_loss(src_rgb, src_mask, src.targets, src.masks, src.weights)
     loss_dst, _ = face_loss(dst_rgb, dst_mask, dst.targets, dst.masks, dst.weights)
     loss = loss_src + loss_dst
-    value = float(loss.detach())
+    check = loss.detach().clone()
+    if settings.distributed:
+        # Every rank must agree to skip the step, or the others would wait in the all-reduce forever.
+        torch.distributed.all_reduce(check)
+    value = float(check)
     if not math.isfinite(value):
         raise NonFiniteLoss(f"loss is {value}")
     optimizer.zero_grad(set_to_none=True)
@@ -74,7 +77,7 @@ def train_step(
 
 
 def run_loop(
-    model: FaceSwapModel,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     batches: Iterator[tuple[Batch, Batch]],
     state: TrainState,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from faceweave.errors import UserError
 from faceweave.models import FaceSwapModel, ModelConfig, build_model
 from faceweave.train.checkpoint import (
     TrainState,
+    checkpoint_name,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -42,6 +44,7 @@ class TrainReport:
     last_loss_dst: float
     resumed: bool
     preview: Path
+    main: bool = True  # False on the other ranks of a distributed run
 
 
 def model_config(cfg: TrainConfig) -> ModelConfig:
@@ -50,12 +53,35 @@ def model_config(cfg: TrainConfig) -> ModelConfig:
     )
 
 
-def pick_device(cfg: TrainConfig) -> torch.device:
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a torchrun launch (world 1 when run plainly)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(cfg: TrainConfig) -> Distributed:
+    """Join the process group torchrun set up (WORLD_SIZE > 1): NCCL on GPUs, gloo on CPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    gpu = cfg.device != "cpu" and torch.cuda.is_available()
+    torch.distributed.init_process_group("nccl" if gpu else "gloo")
+    return Distributed(torch.distributed.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_device(cfg: TrainConfig, dist: Distributed = Distributed()) -> torch.device:
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise UserError("train.device = 'cuda' but no CUDA device is available; use auto or cpu")
     if cfg.device == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
-    return torch.device("cuda")
+    return torch.device("cuda", dist.local_rank)
 
 
 def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
@@ -110,14 +136,17 @@ class Observer:
         state: TrainState,
         previews: tuple[torch.Tensor, torch.Tensor],
         say: Say,
+        main: bool = True,
     ) -> None:
         self.ws, self.cfg, self.model, self.optimizer, self.state = ws, cfg, model, optimizer, state
-        self.previews, self.say = previews, say
+        self.previews, self.say, self.main = previews, say, main
         self.last_save = self.last_line = time.monotonic()
         self.steps, self.busy_s, self.last = 0, 0.0, StepResult(state.iteration, 0.0, 0.0, 0.0)
 
     def __call__(self, step: StepResult) -> None:
         self.steps, self.busy_s, self.last = self.steps + 1, self.busy_s + step.seconds, step
+        if not self.main:
+            return  # in a distributed run, rank 0 alone logs, previews and saves
         rate = 2 * self.cfg.batch_size / max(step.seconds, 1e-9)
         append_log(
             self.ws.model / LOG_NAME,
@@ -149,9 +178,13 @@ class Observer:
         return f"  ETA {int(left // 60)}m{int(left % 60):02d}s"
 
     def preview(self) -> Path:
+        if not self.main:
+            return self.ws.model / "preview.png"
         return write_preview(self.ws.model, self.state.iteration, preview_grid(self.model, *self.previews))
 
     def save(self) -> Path:
+        if not self.main:
+            return self.ws.model / checkpoint_name(self.state.iteration)
         self.last_save = time.monotonic()
         self.state.learning_rate = float(self.optimizer.param_groups[0]["lr"])
         return save_checkpoint(
@@ -183,7 +216,18 @@ def run_train(
 ) -> TrainReport:
     """Train (or resume) the workspace's model until [train] iterations or time_limit_min."""
     cfg = config.train
-    device = pick_device(cfg)
+    dist = init_distributed(cfg)
+    try:
+        return _train(cfg, ws, dist, resume_from, say if dist.main else (lambda _: None))
+    finally:
+        if dist.world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say
+) -> TrainReport:
+    device = pick_device(cfg, dist)
     src = load_faceset(ws.src_aligned, cfg.resolution)
     dst = load_faceset(ws.dst_aligned, cfg.resolution)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
@@ -195,10 +239,17 @@ def run_train(
     (ws.model / "train_config.json").write_text(json.dumps(cfg.__dict__, indent=1), encoding="utf-8")
     bf16 = use_bf16(cfg, device)
     previews = (_fixed_faces(src).to(device), _fixed_faces(dst).to(device))
-    observer = Observer(ws, cfg, model, optimizer, state, previews, say)
+    observer = Observer(ws, cfg, model, optimizer, state, previews, say, dist.main)
     if not resumed:
         observer.save()  # a first checkpoint, so a collapse has something to return to
-    stream = StreamSettings(cfg.batch_size, cfg.seed, cfg.warp, cfg.uniform_yaw, cfg.eyes_mouth_weight)
+    trained: torch.nn.Module = model
+    if dist.world > 1:
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    stream = StreamSettings(
+        cfg.batch_size, cfg.seed, cfg.warp, cfg.uniform_yaw, cfg.eyes_mouth_weight, dist.rank
+    )
     start, start_iteration = time.monotonic(), state.iteration
     settings = LoopSettings(
         device,
@@ -206,6 +257,7 @@ def run_train(
         cfg.grad_clip,
         cfg.iterations,
         start + cfg.time_limit_min * 60 if cfg.time_limit_min else 0.0,
+        dist.world > 1,
     )
     say(
         f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if bf16 else ''}, "
@@ -217,7 +269,7 @@ def run_train(
                 src, dst, stream, state.iteration, cfg.loader_workers, device.type == "cuda"
             )
             try:
-                run_loop(model, optimizer, batches, state, settings, observer)
+                run_loop(trained, optimizer, batches, state, settings, observer)
                 break
             except NonFiniteLoss as exc:
                 _recover(ws, observer, exc, say)
@@ -230,7 +282,7 @@ def run_train(
     preview = observer.preview()
     write_loss_plot(ws.model / LOG_NAME, ws.model / "loss.png")
     steps = state.iteration - start_iteration
-    rate = 2 * cfg.batch_size * steps / max(observer.busy_s, 1e-9)
+    rate = 2 * cfg.batch_size * dist.world * steps / max(observer.busy_s, 1e-9)
     return TrainReport(
         ws.model,
         checkpoint,
@@ -242,4 +294,5 @@ def run_train(
         observer.last.loss_dst,
         resumed,
         preview,
+        dist.main,
     )

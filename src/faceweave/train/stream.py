@@ -23,10 +23,13 @@ class StreamSettings:
     warp: bool
     uniform_yaw: bool
     feature_weight: float
+    rank: int = 0  # each distributed process draws its own batches
 
 
 def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -> tuple[Batch, Batch]:
-    rng = np.random.default_rng([settings.seed, step])
+    rng = np.random.default_rng(
+        [settings.seed, step] if settings.rank == 0 else [settings.seed, step, settings.rank]
+    )
     pair = []
     for faceset in (src, dst):
         n = len(faceset.faces)
