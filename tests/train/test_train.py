@@ -129,13 +129,36 @@ def test_ddp_with_two_cpu_processes_runs_two_steps(facesets: Workspace, tmp_path
     import sys
 
     ws = fresh_workspace(facesets, tmp_path / "ws")
-    sets = [f"train.{k}={v}" for k, v in tiny_config().train.__dict__.items()
-            if k in ("encoder_dims", "bottleneck_dims", "decoder_dims", "mask_dims", "batch_size",
-                     "loader_workers", "precision", "preview_every")]  # fmt: skip
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "faceweave", "train", "-w", str(ws.root), "--iterations", "2", "--device", "cpu"]  # fmt: skip
-    for item in sets:
-        command += ["--set", item.replace("=fp32", "='fp32'")]
+    keys = (
+        "encoder_dims",
+        "bottleneck_dims",
+        "decoder_dims",
+        "mask_dims",
+        "batch_size",
+        "loader_workers",
+        "preview_every",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "faceweave",
+        "train",
+        "-w",
+        str(ws.root),
+        "--iterations",
+        "2",
+        "--device",
+        "cpu",
+        "--set",
+        "train.precision='fp32'",
+    ]
+    for key in keys:
+        command += ["--set", f"train.{key}={getattr(tiny_config().train, key)}"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = load_checkpoint(ws.model)
