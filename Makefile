@@ -30,6 +30,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/video_io.py
 	$(PY) benchmarks/extract.py
+	$(PY) benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) demo_workspace bench_out

@@ -14,18 +14,35 @@ from faceweave.cli.common import build_config, config_options, info
               show_default=True, help="Workspace folder to create and fill.")  # fmt: skip
 @click.option("--seconds", type=click.FloatRange(1.0, 60.0), default=4.0, show_default=True,
               help="Length of the generated clips.")  # fmt: skip
+@click.option(
+    "--train-minutes",
+    type=click.FloatRange(0.1, 600.0),
+    default=1.0,
+    show_default=True,
+    help="How long to train the quick model (a recognisable swap needs about 15).",
+)
 @config_options
-def command(workspace: Path, seconds: float, config_path: Path | None, preset: str | None,
-            set_: tuple[str, ...]) -> None:  # fmt: skip
+def command(
+    workspace: Path,
+    seconds: float,
+    train_minutes: float,
+    config_path: Path | None,
+    preset: str | None,
+    set_: tuple[str, ...],
+) -> None:
     """Build src and dst pseudo-videos from two bundled synthetic faces and run the pipeline."""
     from faceweave.demo import run_demo
 
     config = build_config(config_path, preset or "quick", set_)
-    report = run_demo(config, workspace, seconds, info)
+    report = run_demo(config, workspace, seconds, train_minutes, info)
     click.echo(f"src video:   {report.src_video}")
     click.echo(f"dst video:   {report.dst_video}")
     for side in report.extracted:
         click.echo(f"{side.side} faceset: {side.out_dir}/ ({side.faces} faces from {side.frames} frames)")
+    trained = report.trained
+    click.echo(
+        f"model:       {trained.checkpoint} ({trained.iteration} iterations; preview {trained.preview})"
+    )
     click.echo(f"dst frames:  {report.frames_dir}/ ({report.frames_written} PNG)")
     click.echo(f"round trip:  {report.roundtrip} (dst frames re-encoded with dst's audio)")
     click.echo("not built yet, so the demo stops here:")
