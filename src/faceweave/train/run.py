@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from faceweave.atomic import write_text_atomic
 from faceweave.config import Config, TrainConfig
 from faceweave.errors import UserError
 from faceweave.models import FaceSwapModel, ModelConfig, build_model
@@ -236,7 +237,8 @@ def _train(
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    (ws.model / "train_config.json").write_text(json.dumps(cfg.__dict__, indent=1), encoding="utf-8")
+    if dist.main:
+        write_text_atomic(ws.model / "train_config.json", json.dumps(cfg.__dict__, indent=1) + "\n")
     bf16 = use_bf16(cfg, device)
     previews = (_fixed_faces(src).to(device), _fixed_faces(dst).to(device))
     observer = Observer(ws, cfg, model, optimizer, state, previews, say, dist.main)
