@@ -234,6 +234,9 @@ def _train(
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
     ws.model.mkdir(parents=True, exist_ok=True)
     model, optimizer, state, resumed = _open_model(ws, cfg, resume_from, say)
+    if dist.world > 1:
+        # Every rank has decided fresh-or-resume before rank 0 writes the first checkpoint below.
+        torch.distributed.barrier()
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -282,7 +285,8 @@ def _train(
     state.elapsed_s += time.monotonic() - start
     checkpoint = observer.save()
     preview = observer.preview()
-    write_loss_plot(ws.model / LOG_NAME, ws.model / "loss.png")
+    if dist.main:  # one writer: the plot's temporary file name is shared
+        write_loss_plot(ws.model / LOG_NAME, ws.model / "loss.png")
     steps = state.iteration - start_iteration
     rate = 2 * cfg.batch_size * dist.world * steps / max(observer.busy_s, 1e-9)
     return TrainReport(
