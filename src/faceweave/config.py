@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, cast, get_type_hints
 
 from faceweave.errors import ConfigError
-from faceweave.media.encode import X264_PRESETS
+from faceweave.media.audio import AudioMode
+from faceweave.media.encode import X264_PRESETS, EncodeSettings
 
 SCHEMA_VERSION = 1
 Raw = dict[str, dict[str, Any]]
@@ -47,6 +48,10 @@ class VideoConfig:
         "audio from the reference video: auto copies it (AAC when MP4 cannot hold it), aac re-encodes",
         choices=("auto", "aac", "none"),
     )
+
+    def encode_settings(self) -> EncodeSettings:
+        """The encoder's settings; `audio` was validated against its choices."""
+        return EncodeSettings(self.crf, self.preset, cast(AudioMode, self.audio))
 
 
 @dataclass(frozen=True)

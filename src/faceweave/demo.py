@@ -9,7 +9,6 @@ from pathlib import Path
 from faceweave.assets import load_sample_face
 from faceweave.config import Config
 from faceweave.extract.run import ExtractReport, run_extract
-from faceweave.media import EncodeSettings
 from faceweave.media.synth import ClipSpec
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.train.run import TrainReport, run_train
@@ -38,7 +37,7 @@ class DemoReport:
 
 
 def make_demo_videos(ws: Workspace, config: Config, seconds: float, say: Callable[[str], None]) -> None:
-    settings = EncodeSettings(config.video.crf, config.video.preset, config.video.audio)  # type: ignore[arg-type]
+    settings = config.video.encode_settings()
     for side, path, face_index in (("src", ws.src_video, SRC_FACE), ("dst", ws.dst_video, DST_FACE)):
         say(f"writing the {side} pseudo-video {path.name} (pose jitter, mouth and blinks) ...")
         spec = ClipSpec(seconds=seconds, fps=25, width=640, height=360, seed=face_index, flash_s=(1.0,))

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from faceweave.errors import UserError
 from faceweave.extract.detect import MediapipeFaceFinder
-from faceweave.media.encode import EncodeReport, EncodeSettings, VideoWriter
+from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import AUDIO_RATE, ClipSpec, frame_times, place, pose_matrix, soft_background, tone
 from faceweave.records import ImageBGR, as_image, image_hw
 
@@ -218,6 +218,5 @@ def write_puppet_clip(
         for frame, frame_truths in scene_frames(puppets, spec, seed):
             writer.write(frame, frame_truths[0].pts_s)
             truth.append(frame_truths)
-        report: EncodeReport = writer.close()
-    del report
+        writer.close()
     return truth

@@ -12,7 +12,7 @@ import cv2
 from faceweave.atomic import write_bytes_atomic
 from faceweave.config import Config
 from faceweave.errors import MediaError, UserError, write_error
-from faceweave.media import EncodeSettings, VideoWriter, open_frames, probe_video
+from faceweave.media import VideoWriter, open_frames, probe_video
 from faceweave.media.encode import EncodeReport
 from faceweave.records import ImageBGR
 
@@ -82,7 +82,7 @@ def run_frames(
     config: Config, video: Path, out_dir: Path, selection: FrameSelection, tick: Tick | None = None
 ) -> FramesReport:
     """Decode `video` and write the selected frames as <frame index>.png|jpg into `out_dir`."""
-    source = open_frames(video, on_error=config.decode.on_error,  # type: ignore[arg-type]
+    source = open_frames(video, on_error=config.decode.on_error,
                          image_fps=Fraction(config.decode.image_fps))  # fmt: skip
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,9 +130,9 @@ def run_video(
 ) -> VideoReport:
     """Encode a folder of frames (or re-encode a video) to H.264 MP4 with the reference's audio."""
     rate = video_fps(config, fps, audio_from)
-    source = open_frames(frames_in, on_error=config.decode.on_error,  # type: ignore[arg-type]
+    source = open_frames(frames_in, on_error=config.decode.on_error,
                          image_fps=rate)  # fmt: skip
-    settings = EncodeSettings(config.video.crf, config.video.preset, config.video.audio)  # type: ignore[arg-type]
+    settings = config.video.encode_settings()
     # A video keeps its own (maybe variable) timing unless a new rate is asked for; an image
     # folder is timed by file index, so an unreadable file holds the previous frame, not the sound.
     retime = not frames_in.is_dir() and fps is not None

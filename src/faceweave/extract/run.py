@@ -171,7 +171,7 @@ def run_extract(
         raise UserError(f"side must be src or dst, got {side!r}")
     cfg = config.extract
     source = find_input(ws, side, source)
-    frames = open_frames(source, on_error=config.decode.on_error,  # type: ignore[arg-type]
+    frames = open_frames(source, on_error=config.decode.on_error,
                          image_fps=Fraction(config.decode.image_fps))  # fmt: skip
     out_dir = ws.src_aligned if side == "src" else ws.dst_aligned
     prepare_out_dir(out_dir, overwrite)

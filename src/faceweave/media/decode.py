@@ -166,7 +166,7 @@ class ImageFolderFrames:
 
 
 def open_frames(
-    path: Path, *, on_error: OnError = "stop", image_fps: Fraction = Fraction(25)
+    path: Path, *, on_error: str = "stop", image_fps: Fraction = Fraction(25)
 ) -> VideoFrames | ImageFolderFrames:
     """A frame source for a video file or a folder of images.
 
@@ -174,6 +174,8 @@ def open_frames(
     stray file); `on_error` governs damage inside a video stream.
     """
     path = Path(path)
+    if on_error not in ("stop", "skip"):
+        raise ValueError(f"on_error must be stop or skip, got {on_error!r}")
     if path.is_dir():
         return ImageFolderFrames(path, image_fps, "skip")
-    return VideoFrames(path, on_error)
+    return VideoFrames(path, "stop" if on_error == "stop" else "skip")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy.typing as npt
 
 from faceweave.atomic import check_parent, commit, temp_path_for
 from faceweave.errors import MediaError, write_error
-from faceweave.media.audio import AudioFeed, AudioMode, reference_feed, samples_feed
+from faceweave.media.audio import AudioFeed, AudioMode, CopyFeed, reference_feed, samples_feed
 from faceweave.records import ImageBGR, as_image
 
 X264_PRESETS = (
@@ -115,7 +116,7 @@ class VideoWriter:
             self.abort()
             raise
         if feed is not None:
-            self._audio_label = "copied" if type(feed).__name__ == "CopyFeed" else "re-encoded"
+            self._audio_label = "copied" if isinstance(feed, CopyFeed) else "re-encoded"
         return feed
 
     def _open_stream(self, width: int, height: int) -> av.video.stream.VideoStream:
@@ -158,9 +159,10 @@ class VideoWriter:
         for packet in self._stream.encode(frame):
             self._out.mux(packet)
 
-    def _guard(self, action: object) -> None:
+    def _guard(self, action: Callable[[], object]) -> None:
+        """Run a muxing action; an OSError (full disk, say) aborts the file and becomes one sentence."""
         try:
-            action()  # type: ignore[operator]
+            action()
         except OSError as exc:
             self.abort()
             raise write_error(self.path, exc) from exc
