@@ -1,9 +1,12 @@
 """Training speed: samples/s per side, parameters, FLOPs per sample and the fraction of the
 machine's peak, for each preset's model and for faceswap's `original` layer spec.
 
-The step timed is forward + loss + backward + AdamW on random 64/256 px batches (no data loading);
-the peak is a 2048x2048 matmul measured in the same run, in the precision the step uses.
+The step timed is forward + loss + backward + AdamW on random batches (no data loading); the peak
+is a large matmul measured in the same run, in the precision the step uses. With --faces WORKSPACE
+it also times the data path alone (DataLoader workers preparing warped batches from real faces),
+which must outrun the step or the accelerator waits on the CPU.
 Usage: python benchmarks/train.py [--steps 6] [--presets quick,hd] [--batches 8,16]
+       [--device cpu|cuda] [--compile] [--resolutions 128,256] [--faces WORKSPACE --workers 0,4]
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,8 +27,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from faceweave.config import load_config
 from faceweave.models import FaceSwapModel, ModelConfig, build_model
+from faceweave.train.data import load_faceset
 from faceweave.train.loss import face_loss
 from faceweave.train.run import model_config, use_bf16
+from faceweave.train.stream import StreamSettings, batch_loader
+from faceweave.workspace import Workspace
 
 
 class FaceswapOriginal(FaceSwapModel):
@@ -58,53 +67,96 @@ class FaceswapOriginal(FaceSwapModel):
         return self.reconstruct(dst_faces, "src")
 
 
-def peak_gflops(bf16: bool) -> float:
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_gflops(bf16: bool, device: torch.device) -> float:
     dtype = torch.bfloat16 if bf16 else torch.float32
-    a, b = torch.rand(2048, 2048, dtype=dtype), torch.rand(2048, 2048, dtype=dtype)
+    side = 8192 if device.type == "cuda" else 2048
+    a = torch.rand(side, side, dtype=dtype, device=device)
+    b = torch.rand(side, side, dtype=dtype, device=device)
     a @ b
     times = []
-    for _ in range(3):
+    for _ in range(5):
+        sync(device)
         start = time.perf_counter()
         a @ b
+        sync(device)
         times.append(time.perf_counter() - start)
-    return 2 * 2048**3 / statistics.median(times) / 1e9
+    return 2 * side**3 / statistics.median(times) / 1e9
 
 
-def step_fn(model: FaceSwapModel, batch: int, resolution: int, bf16: bool) -> tuple[object, object]:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
-    faces = torch.rand(batch, 3, resolution, resolution)
-    mask = torch.ones(batch, 1, resolution, resolution)
+@dataclass(frozen=True)
+class Run:
+    device: torch.device
+    bf16: bool
+    compile: bool
+    steps: int
+    peak: float
+
+
+def step_fn(model: FaceSwapModel, batch: int, resolution: int, run: Run) -> Callable[[], None]:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=True)  # as faceweave trains
+    layout = torch.channels_last if run.device.type == "cuda" else torch.contiguous_format
+    faces = torch.rand(batch, 3, resolution, resolution, device=run.device).contiguous(memory_format=layout)
+    mask = torch.ones(batch, 1, resolution, resolution, device=run.device)
+    forward = torch.compile(model) if run.compile else model
 
     def step() -> None:
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        autocast = (
+            torch.autocast(run.device.type, dtype=torch.bfloat16) if run.bf16 else contextlib.nullcontext()
+        )
         with autocast:
-            (a, am), (b, bm) = model(faces, faces)
+            (a, am), (b, bm) = forward(faces, faces)
         loss = face_loss(a, am, faces, mask, mask)[0] + face_loss(b, bm, faces, mask, mask)[0]
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
 
-    return step, optimizer
+    return step
 
 
-def measure(name: str, model: FaceSwapModel, resolution: int, batches: list[int], bf16: bool, steps: int,
-            peak: float) -> None:  # fmt: skip
+def measure(name: str, model: FaceSwapModel, resolution: int, batches: list[int], run: Run) -> None:
+    model = model.to(run.device)
+    if run.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     params = sum(p.numel() for p in model.parameters()) / 1e6
     for batch in batches:
-        step, _ = step_fn(model, batch, resolution, bf16)
+        step = step_fn(model, batch, resolution, run)
+        step()  # warm-up (and the compile, when asked for)
         with FlopCounterMode(display=False) as counter:
-            step()  # type: ignore[operator]
+            step()
         flops = counter.get_total_flops() / (2 * batch)
         times = []
-        for _ in range(steps):
+        for _ in range(run.steps):
+            sync(run.device)
             start = time.perf_counter()
-            step()  # type: ignore[operator]
+            step()
+            sync(run.device)
             times.append(time.perf_counter() - start)
         per_side = batch / statistics.median(times)
         used = flops * 2 * per_side / 1e9
-        print(f"{name:28s} {resolution:4d}px batch {batch:3d} {'bf16' if bf16 else 'fp32'}: "
-              f"{per_side:6.1f} faces/s per side, {params:6.1f} M params, {flops / 1e9:6.2f} GFLOP/sample, "
-              f"{100 * used / peak:5.1f}% of peak")  # fmt: skip
+        mode = ("bf16" if run.bf16 else "fp32") + (" compiled" if run.compile else "")
+        print(f"{name:28s} {resolution:4d}px batch {batch:3d} {mode:13s}: "
+              f"{per_side:8.1f} faces/s per side, {params:6.1f} M params, {flops / 1e9:7.2f} GFLOP/sample, "
+              f"{100 * used / run.peak:5.1f}% of peak")  # fmt: skip
+
+
+def measure_loader(workspace: Path, resolution: int, batch: int, workers: int, batches: int) -> None:
+    """Faces/s per side that DataLoader workers deliver from a real faceset (warp, flip, jitter)."""
+    ws = Workspace(workspace)
+    src, dst = load_faceset(ws.src_aligned, resolution), load_faceset(ws.dst_aligned, resolution)
+    settings = StreamSettings(batch, seed=0, warp=True, uniform_yaw=True, feature_weight=3.0)
+    loader = batch_loader(src, dst, settings, 0, workers, pin=torch.cuda.is_available())
+    for _ in range(max(2, workers)):
+        next(loader)  # workers started and their first batches made
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(loader)
+    per_side = batch * batches / (time.perf_counter() - start)
+    print(f"data path {resolution:4d}px batch {batch:3d}, {workers} workers: {per_side:8.1f} faces/s/side")
 
 
 def main() -> None:
@@ -112,21 +164,42 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--presets", default="quick,hd")
     parser.add_argument("--batches", default="8,16")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
+    parser.add_argument("--resolutions", default="", help="override each preset's resolution, e.g. 128,256")
+    parser.add_argument("--faces", type=Path, help="a workspace with both facesets: time the data path")
+    parser.add_argument("--workers", default="0,2", help="loader worker counts for --faces")
+    parser.add_argument("--no-original", action="store_true", help="skip faceswap's original spec")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
+    device = torch.device(args.device)
     torch.manual_seed(0)
-    peaks = {bf16: peak_gflops(bf16) for bf16 in (False, True)}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; peak 2048^2 matmul: fp32 {peaks[False]:.0f}, "
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    peaks = {bf16: peak_gflops(bf16, device) for bf16 in (False, True)}
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
+    print(f"machine: {gpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; peak matmul: fp32 {peaks[False]:.0f}, "
           f"bf16 {peaks[True]:.0f} GFLOP/s; median of {args.steps} steps")  # fmt: skip
+    compiles = (False, True) if args.compile else (False,)
     for preset in args.presets.split(","):
         cfg = load_config(preset=preset).train
-        bf16 = use_bf16(cfg, torch.device("cpu"))
-        model = build_model(model_config(cfg))
-        name = f"preset {preset} ({cfg.arch})"
-        measure(name, model, cfg.resolution, batches, bf16, args.steps, peaks[bf16])
-    for bf16 in (False, True):
-        measure("faceswap original spec", FaceswapOriginal(), 64, [16], bf16, args.steps, peaks[bf16])
+        bf16 = use_bf16(cfg, device)
+        sizes = [int(r) for r in args.resolutions.split(",")] if args.resolutions else [cfg.resolution]
+        for resolution in sizes:
+            for compiled in compiles:
+                model = build_model(replace(model_config(cfg), resolution=resolution))
+                run = Run(device, bf16, compiled, args.steps, peaks[bf16])
+                measure(f"preset {preset} ({cfg.arch})", model, resolution, batches, run)
+    if not args.no_original:
+        for bf16 in (False, True):
+            for compiled in compiles:
+                run = Run(device, bf16, compiled, args.steps, peaks[bf16])
+                measure("faceswap original spec", FaceswapOriginal(), 64, [16], run)
+    if args.faces:
+        for preset in args.presets.split(","):
+            cfg = load_config(preset=preset).train
+            for workers in (int(w) for w in args.workers.split(",")):
+                measure_loader(args.faces, cfg.resolution, cfg.batch_size, workers, 3 * args.steps)
 
 
 if __name__ == "__main__":

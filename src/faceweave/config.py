@@ -115,7 +115,20 @@ class TrainConfig:
     eyes_mouth_weight: float = opt(
         3.0, "pixel-loss weight of eyes and mouth against the rest of the face", lo=1.0, hi=20.0
     )
+    lr_dropout: float = opt(
+        0.0,
+        "drop this fraction of weight updates at random each step, to sharpen a trained model "
+        "(DeepFaceLab's lr_dropout keeps 0.3 of them: 0.7 here); 0 = off",
+        lo=0.0,
+        hi=0.95,
+    )
     warp: bool = opt(True, "random-warp the input (not the target): needed to learn a swap")
+    color_transfer: str = opt(
+        "none",
+        "recolour each src sample toward a random dst face (DeepFaceLab's ct_mode), so the model "
+        "does not learn src's colour cast",
+        choices=("none", "rct", "lct", "mkl"),
+    )
     uniform_yaw: bool = opt(True, "draw faces evenly across head-yaw bins")
     iterations: int = opt(0, "stop after this many steps in total (0 = no limit)", lo=0, hi=100_000_000)
     time_limit_min: float = opt(

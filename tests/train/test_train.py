@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -12,7 +14,10 @@ from click.testing import CliRunner
 from faceweave.cli.main import cli
 from faceweave.errors import UserError
 from faceweave.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from faceweave.train.data import Batch, Faceset, load_faceset, to_tensor
+from faceweave.train.optim import dropped_step
 from faceweave.train.run import run_train
+from faceweave.train.stream import StreamSettings, batch_for
 from faceweave.workspace import Workspace
 from tests.train.conftest import fresh_workspace, tiny_config
 
@@ -31,12 +36,15 @@ def test_a_tiny_model_learns_its_faces(facesets: Workspace, tmp_path: Path) -> N
     assert (ws.model / "preview.png").is_file() and (ws.model / "loss.png").is_file()
 
 
-def test_resume_continues_exactly(facesets: Workspace, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "extra", [{}, {"lr_dropout": 0.5, "color_transfer": "rct"}], ids=["plain", "dropout-rct"]
+)
+def test_resume_continues_exactly(facesets: Workspace, tmp_path: Path, extra: dict[str, object]) -> None:
     straight = fresh_workspace(facesets, tmp_path / "straight")
-    run_train(tiny_config(iterations=6), straight)
+    run_train(tiny_config(iterations=6, **extra), straight)
     split = fresh_workspace(facesets, tmp_path / "split")
-    run_train(tiny_config(iterations=3), split)
-    report = run_train(tiny_config(iterations=6), split)
+    run_train(tiny_config(iterations=3, **extra), split)
+    report = run_train(tiny_config(iterations=6, **extra), split)
     assert report.resumed and report.iteration == 6 and report.steps_this_run == 3
     a, b = load_checkpoint(straight.model), load_checkpoint(split.model)
     for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
@@ -164,3 +172,32 @@ def test_ddp_with_two_cpu_processes_runs_two_steps(facesets: Workspace, tmp_path
     loaded = load_checkpoint(ws.model)
     assert loaded.state.iteration == 2
     assert proc.stderr.count("preview:") == 1
+
+
+def test_lr_dropout_keeps_the_chosen_fraction_of_updates() -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 64)
+    optimizer = torch.optim.AdamW(layer.parameters(), lr=1e-2, fused=True)
+    before = layer.weight.detach().clone()
+    layer(torch.randn(8, 64)).square().sum().backward()
+    dropped_step(optimizer, 0.7, seed=1, iteration=0)
+    moved = (layer.weight != before).float().mean().item()
+    assert 0.25 < moved < 0.35  # about 30% of the weights took their update
+
+
+def test_color_transfer_moves_src_samples_toward_dst_colours(facesets: Workspace) -> None:
+    src, dst = load_faceset(facesets.src_aligned, 64), load_faceset(facesets.dst_aligned, 64)
+    tinted = Faceset(np.clip(src.faces.astype(np.int16) + np.array([60, 0, -60]), 0, 255).astype(np.uint8),
+                     src.masks, src.features, src.yaw)  # fmt: skip
+    settings = StreamSettings(8, seed=0, warp=False, uniform_yaw=False, feature_weight=1.0)
+
+    def gap(batch: Batch) -> float:
+        inside = batch.masks.expand_as(batch.targets) > 0.5
+        mean = batch.targets.permute(1, 0, 2, 3)[inside.permute(1, 0, 2, 3)].view(3, -1).mean(1)
+        want = to_tensor(dst.faces).permute(1, 0, 2, 3)
+        want_mask = torch.from_numpy(dst.masks)[:, None].expand_as(to_tensor(dst.faces)) > 0.5
+        return float((mean - want[want_mask.permute(1, 0, 2, 3)].view(3, -1).mean(1)).abs().max())
+
+    plain = batch_for(0, tinted, dst, settings)[0]
+    recoloured = batch_for(0, tinted, dst, replace(settings, color_transfer="rct"))[0]
+    assert gap(recoloured) < 0.04 < 0.15 < gap(plain)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from faceweave.color import transfer
 from faceweave.errors import UserError
 from faceweave.formats.aligned import list_face_files, read_aligned_face
 from faceweave.records import ImageBGR
@@ -162,16 +163,28 @@ def to_tensor(images: npt.NDArray[np.uint8]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0
 
 
+def recolor(face: ImageBGR, mask: npt.NDArray[np.float32], mode: str, reference: Faceset,
+            rng: np.random.Generator) -> ImageBGR:  # fmt: skip
+    """`face` with the colours of a random face of `reference`, compared inside both hulls."""
+    j = int(rng.integers(0, len(reference.faces)))
+    moved = transfer(mode, face.astype(np.float32) / 255, reference.faces[j].astype(np.float32) / 255,
+                     mask, reference.masks[j])  # fmt: skip
+    return np.asarray(np.clip(moved * 255 + 0.5, 0, 255), np.uint8)
+
+
 def make_batch(
     faceset: Faceset,
     indices: npt.NDArray[np.int64],
     rng: np.random.Generator,
     warp: bool = True,
     feature_weight: float = 3.0,
+    recolor_toward: tuple[str, Faceset] | None = None,
 ) -> Batch:
     inputs, targets, masks, weights = [], [], [], []
     for i in indices:
         face, mask, feature = faceset.faces[i], faceset.masks[i], faceset.features[i]
+        if recolor_toward is not None:
+            face = recolor(face, mask, *recolor_toward, rng)
         if rng.random() < 0.5:
             face, mask, feature = face[:, ::-1], mask[:, ::-1], feature[:, ::-1]
         face = hsv_jitter(np.ascontiguousarray(face), rng)

@@ -13,6 +13,7 @@ import torch
 from faceweave.train.checkpoint import TrainState
 from faceweave.train.data import Batch
 from faceweave.train.loss import face_loss
+from faceweave.train.optim import dropped_step
 
 
 class NonFiniteLoss(RuntimeError):
@@ -35,6 +36,8 @@ class LoopSettings:
     stop_iteration: int  # 0 = none
     deadline: float  # time.monotonic() value, 0 = none
     distributed: bool = False
+    lr_dropout: float = 0.0
+    seed: int = 0
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:
@@ -48,7 +51,12 @@ def _to(batch: Batch, device: torch.device) -> Batch:
 
 
 def train_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, src: Batch, dst: Batch, settings: LoopSettings
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    src: Batch,
+    dst: Batch,
+    settings: LoopSettings,
+    iteration: int = 0,
 ) -> tuple[float, float]:
     """One optimisation step on a src batch and a dst batch; returns (loss_src, loss_dst)."""
     autocast = (
@@ -72,7 +80,10 @@ def train_step(
     loss.backward()  # type: ignore[no-untyped-call]
     if settings.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-    optimizer.step()
+    if settings.lr_dropout > 0:
+        dropped_step(optimizer, settings.lr_dropout, settings.seed, iteration)
+    else:
+        optimizer.step()
     return float(loss_src.detach()), float(loss_dst.detach())
 
 
@@ -94,7 +105,7 @@ def run_loop(
         start = time.perf_counter()
         src, dst = next(batches)
         loss_src, loss_dst = train_step(
-            model, optimizer, _to(src, settings.device), _to(dst, settings.device), settings
+            model, optimizer, _to(src, settings.device), _to(dst, settings.device), settings, state.iteration
         )
         state.iteration += 1
         after_step(StepResult(state.iteration, loss_src, loss_dst, time.perf_counter() - start))

@@ -25,6 +25,7 @@ from faceweave.train.checkpoint import (
 from faceweave.train.data import Faceset, load_faceset, to_tensor
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
+from faceweave.train.optim import make_optimizer
 from faceweave.train.stream import StreamSettings, batch_loader
 from faceweave.workspace import Workspace
 
@@ -107,16 +108,14 @@ def _open_model(
                 f"with other sizes than [train] asks for ({wanted.arch} {wanted.resolution} px); "
                 "set [train] back, or train into a fresh workspace"
             )
-        optimizer = torch.optim.AdamW(
-            loaded.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-        )
+        optimizer = make_optimizer(loaded.model.parameters(), cfg)
         optimizer.load_state_dict(loaded.optimizer_state)
         torch.set_rng_state(loaded.torch_rng)
         say(f"resuming {loaded.path.name} at iteration {loaded.state.iteration}")
         return loaded.model, optimizer, loaded.state, True
     torch.manual_seed(cfg.seed)
     model = build_model(wanted)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model.parameters(), cfg)
     return model, optimizer, TrainState(seed=cfg.seed, learning_rate=cfg.learning_rate), False
 
 
@@ -253,7 +252,13 @@ def _train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     stream = StreamSettings(
-        cfg.batch_size, cfg.seed, cfg.warp, cfg.uniform_yaw, cfg.eyes_mouth_weight, dist.rank
+        cfg.batch_size,
+        cfg.seed,
+        cfg.warp,
+        cfg.uniform_yaw,
+        cfg.eyes_mouth_weight,
+        dist.rank,
+        cfg.color_transfer,
     )
     start, start_iteration = time.monotonic(), state.iteration
     settings = LoopSettings(
@@ -263,6 +268,8 @@ def _train(
         cfg.iterations,
         start + cfg.time_limit_min * 60 if cfg.time_limit_min else 0.0,
         dist.world > 1,
+        cfg.lr_dropout,
+        cfg.seed,
     )
     say(
         f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if bf16 else ''}, "

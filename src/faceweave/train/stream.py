@@ -24,6 +24,7 @@ class StreamSettings:
     uniform_yaw: bool
     feature_weight: float
     rank: int = 0  # each distributed process draws its own batches
+    color_transfer: str = "none"  # recolour src samples toward dst
 
 
 def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -> tuple[Batch, Batch]:
@@ -37,7 +38,10 @@ def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -
             indices = yaw_balanced_indices(faceset.yaw, settings.batch_size, rng)
         else:
             indices = rng.integers(0, n, settings.batch_size)
-        pair.append(make_batch(faceset, indices, rng, settings.warp, settings.feature_weight))
+        recolor = (
+            (settings.color_transfer, dst) if faceset is src and settings.color_transfer != "none" else None
+        )
+        pair.append(make_batch(faceset, indices, rng, settings.warp, settings.feature_weight, recolor))
     return pair[0], pair[1]
 
 
