@@ -14,11 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast, get_type_hints
+from typing import TYPE_CHECKING, Any, cast, get_type_hints
 
 from faceweave.errors import ConfigError
-from faceweave.media.audio import AudioMode
-from faceweave.media.encode import X264_PRESETS, EncodeSettings
+
+if TYPE_CHECKING:  # the media layer pulls in PyAV, which training alone (say on a GPU box) never needs
+    from faceweave.media.audio import AudioMode
+    from faceweave.media.encode import EncodeSettings
+
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast",
+    "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
 
 SCHEMA_VERSION = 1
 Raw = dict[str, dict[str, Any]]
@@ -51,7 +58,9 @@ class VideoConfig:
 
     def encode_settings(self) -> EncodeSettings:
         """The encoder's settings; `audio` was validated against its choices."""
-        return EncodeSettings(self.crf, self.preset, cast(AudioMode, self.audio))
+        from faceweave.media.encode import EncodeSettings
+
+        return EncodeSettings(self.crf, self.preset, cast("AudioMode", self.audio))
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,6 @@ from faceweave.errors import MediaError, write_error
 from faceweave.media.audio import AudioFeed, AudioMode, CopyFeed, reference_feed, samples_feed
 from faceweave.records import ImageBGR, as_image
 
-X264_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast",
-    "medium", "slow", "slower", "veryslow",
-)  # fmt: skip
 # Fine enough for any real frame rate, so variable-frame-rate timestamps survive re-encoding.
 VIDEO_TIME_BASE = Fraction(1, 90000)
 
