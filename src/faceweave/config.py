@@ -161,12 +161,51 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class MergeConfig:
+    """How `faceweave merge` puts the swapped face back into every dst frame."""
+
+    mask: str = opt(
+        "learned*dst",
+        "dst: landmark hull; learned: the model's mask; learned*dst: both; full: the whole crop",
+        choices=("dst", "learned", "learned*dst", "full"),
+    )
+    erode: float = opt(0.0, "shrink (+) or grow (-) the mask, in % of the face size", lo=-20.0, hi=20.0)
+    blur: float = opt(6.0, "feather the mask edge, in % of the face size", lo=0.0, hi=30.0)
+    keep_mouth: bool = opt(False, "keep dst's mouth interior (teeth, tongue) instead of the model's")
+    color: str = opt(
+        "rct",
+        "colour transfer of the swapped face toward dst inside the mask",
+        choices=("none", "rct", "lct", "mkl", "idt", "sot"),
+    )
+    color_smoothing: float = opt(
+        0.7, "temporal smoothing of rct/lct/mkl colour statistics per track: 0 off, 1 frozen", lo=0.0, hi=0.95
+    )
+    blend: str = opt(
+        "overlay",
+        "overlay: alpha blend; seamless: Poisson (OpenCV seamlessClone); hist-match: match histograms",
+        choices=("overlay", "seamless", "hist-match"),
+    )
+    face_scale: float = opt(0.0, "grow (+) or shrink (-) the swapped face, in %", lo=-20.0, hi=20.0)
+    sharpen: float = opt(0.0, "unsharp-mask amount on the swapped face (0 = off)", lo=0.0, hi=3.0)
+    degrade_blur: float = opt(
+        0.0, "blur the swapped face to match a soft dst, in % of the face size", lo=0.0, hi=5.0
+    )
+    degrade_noise: float = opt(0.0, "add grain to the swapped face (std of 0-255 levels)", lo=0.0, hi=20.0)
+    tracks: str = opt("all", "which face tracks to swap: all, or ids like 0,2 (see faceset info)")
+    workers: int = opt(2, "threads merging frames in parallel", lo=1, hi=64)
+    batch_size: int = opt(32, "faces per model call when predicting", lo=1, hi=1024)
+    dump: bool = opt(False, "also write merged frames and masks as PNG to data_dst/merged*/")
+    device: str = opt("auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda"))
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    merge: MergeConfig = field(default_factory=MergeConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

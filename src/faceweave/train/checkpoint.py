@@ -46,6 +46,7 @@ class TrainState:
     elapsed_s: float = 0.0
     learning_rate: float = 0.0
     nan_recoveries: int = 0
+    face_type: str = ""  # of the facesets it learnt from; merging needs the same crop
 
 
 def checkpoint_name(iteration: int) -> str:

@@ -75,6 +75,7 @@ class Faceset:
     masks: npt.NDArray[np.float32]
     features: npt.NDArray[np.float32]
     yaw: npt.NDArray[np.float32]
+    face_type: str = "full"
 
 
 def landmark_masks(
@@ -96,15 +97,22 @@ def load_faceset(folder: Path, resolution: int, limit: int | None = None) -> Fac
     files = list_face_files(folder)[:limit] if limit else list_face_files(folder)
     if not files:
         raise UserError(f"{folder} holds no aligned faces; run `faceweave extract` first")
-    faces, masks, features, yaw = [], [], [], []
+    faces, masks, features, yaw, types = [], [], [], [], set()
     for path in files:
         image, meta = read_aligned_face(path)
+        types.add(meta.face_type)
         faces.append(cv2.resize(image, (resolution, resolution), interpolation=cv2.INTER_AREA))
         hull, feature = landmark_masks(meta.landmarks_crop, resolution, resolution / meta.size_px)
         masks.append(hull)
         features.append(feature)
         yaw.append(meta.pose.yaw)
-    return Faceset(np.stack(faces), np.stack(masks), np.stack(features), np.array(yaw, np.float32))
+    if len(types) > 1:
+        raise UserError(
+            f"{folder} mixes face types ({', '.join(sorted(types))}); re-extract it with one --face-type"
+        )
+    return Faceset(
+        np.stack(faces), np.stack(masks), np.stack(features), np.array(yaw, np.float32), types.pop()
+    )
 
 
 def yaw_balanced_indices(

@@ -232,7 +232,18 @@ def _train(
     dst = load_faceset(ws.dst_aligned, cfg.resolution)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
     ws.model.mkdir(parents=True, exist_ok=True)
+    if src.face_type != dst.face_type:
+        raise UserError(
+            f"src faces are {src.face_type} crops and dst faces are {dst.face_type}; "
+            "re-extract one side with the other's --face-type"
+        )
     model, optimizer, state, resumed = _open_model(ws, cfg, resume_from, say)
+    if state.face_type and state.face_type != src.face_type:
+        raise UserError(
+            f"the model in {ws.model} learnt {state.face_type} crops but the facesets hold {src.face_type}; "
+            f"re-extract with --face-type {state.face_type}, or train a fresh model"
+        )
+    state.face_type = src.face_type
     if dist.world > 1:
         # Every rank has decided fresh-or-resume before rank 0 writes the first checkpoint below.
         torch.distributed.barrier()

@@ -1,0 +1,1 @@
+"""Merging: the swapped face back into every dst frame (predict, mask, colour, paste, encode)."""

@@ -1,0 +1,175 @@
+"""From dst face files to swapped faces ready to paste: predict, mask, colour, in frame order.
+
+This runs ahead of the frame decoder in batches of `batch_size` faces, so the model sees full
+batches and memory holds only a window of faces, however long the video. Colour statistics are
+smoothed per track in frame order here, before frames fan out to parallel workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from faceweave.color import PARAMETRIC, Stats, apply_stats, measure, transfer
+from faceweave.config import MergeConfig
+from faceweave.formats.aligned import FaceMeta, read_aligned_face
+from faceweave.merge.masks import combine, hull_mask, mouth_mask, refine, resize_mask
+from faceweave.merge.paste import Affine, compose, resample_matrix, scale_about_centre
+from faceweave.models import FaceSwapModel
+from faceweave.train.data import to_tensor
+
+MASK_SIZE_CAP = 256  # masks are smooth: more pixels only cost time
+
+
+@dataclass(frozen=True)
+class PreparedFace:
+    """A swapped face and its mask in face space, with where each goes in the frame."""
+
+    frame_index: int
+    track_id: int
+    face: npt.NDArray[np.float32]  # (R, R, 3) BGR in [0, 1]
+    mask: npt.NDArray[np.float32]  # (M, M) in [0, 1]
+    face_to_frame: Affine  # face pixels -> frame pixels
+    mask_to_frame: Affine
+
+
+@dataclass(frozen=True)
+class DstFace:
+    path: Path
+    meta: FaceMeta
+
+
+class ColorSmoother:
+    """Per-track moving averages of the colour statistics, so the face does not flicker."""
+
+    def __init__(self, mode: str, smoothing: float) -> None:
+        self.mode, self.keep = mode, smoothing
+        self.tracks: dict[int, tuple[Stats, Stats]] = {}
+
+    def __call__(self, track: int, face: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
+                 mask: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:  # fmt: skip
+        if self.mode == "none":
+            return face
+        if self.mode not in PARAMETRIC:
+            return transfer(self.mode, face, dst, mask, mask)
+        now = (measure(self.mode, face, mask), measure(self.mode, dst, mask))
+        if track in self.tracks and self.keep > 0:
+            before = self.tracks[track]
+            now = (before[0].blend(now[0], 1 - self.keep), before[1].blend(now[1], 1 - self.keep))
+        self.tracks[track] = now
+        return apply_stats(self.mode, face, *now)
+
+
+def match_histograms(face: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
+                     mask: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:  # fmt: skip
+    """Per-channel histogram matching inside the mask (the hist-match blend)."""
+    inside = mask > 0.5
+    if inside.sum() < 16:
+        return face
+    out = face.copy()
+    quantiles = np.linspace(0, 1, 256)
+    for c in range(3):
+        knots = np.quantile(face[..., c][inside], quantiles)
+        out[..., c] = np.interp(face[..., c], knots, np.quantile(dst[..., c][inside], quantiles))
+    return out
+
+
+def sharpen_and_degrade(
+    face: npt.NDArray[np.float32], cfg: MergeConfig, seed: int
+) -> npt.NDArray[np.float32]:
+    size = face.shape[0]
+    if cfg.sharpen > 0:
+        soft = cv2.GaussianBlur(face, (0, 0), sigmaX=max(0.8, size / 128))
+        face = face + cfg.sharpen * (face - soft)
+    if cfg.degrade_blur > 0:
+        face = np.asarray(cv2.GaussianBlur(face, (0, 0), sigmaX=cfg.degrade_blur * size / 100), np.float32)
+    if cfg.degrade_noise > 0:
+        rng = np.random.default_rng(seed)
+        face = face + rng.normal(0, cfg.degrade_noise / 255, face.shape).astype(np.float32)
+    return np.clip(face, 0, 1).astype(np.float32)
+
+
+def predict(model: FaceSwapModel, crops: list[npt.NDArray[np.uint8]], resolution: int,
+            device: torch.device) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:  # fmt: skip
+    """dst crops -> (faces (N, R, R, 3) BGR, masks (N, R, R)) through the dst->src path."""
+    small = np.stack(
+        [
+            np.asarray(cv2.resize(c, (resolution, resolution), interpolation=cv2.INTER_AREA), np.uint8)
+            for c in crops
+        ]
+    )
+    with torch.inference_mode():
+        rgb, mask = model.swap(to_tensor(small).to(device))
+    faces = rgb.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()[..., ::-1]
+    return np.ascontiguousarray(faces, np.float32), mask.float().clamp(0, 1)[:, 0].cpu().numpy()
+
+
+class Preparer:
+    def __init__(self, model: FaceSwapModel, cfg: MergeConfig, device: torch.device) -> None:
+        self.model, self.cfg, self.device = model, cfg, device
+        self.resolution = model.config.resolution
+        self.colors = ColorSmoother(cfg.color, cfg.color_smoothing)
+
+    def batch(self, faces: list[DstFace]) -> list[PreparedFace]:
+        loaded = [read_aligned_face(face.path) for face in faces]
+        predicted, learned = predict(self.model, [image for image, _ in loaded], self.resolution, self.device)
+        return [
+            self.one(face.meta, crop, swapped, mask)
+            for face, (crop, _), swapped, mask in zip(faces, loaded, predicted, learned, strict=True)
+        ]
+
+    def one(self, meta: FaceMeta, crop: npt.NDArray[np.uint8], swapped: npt.NDArray[np.float32],
+            learned: npt.NDArray[np.float32]) -> PreparedFace:  # fmt: skip
+        cfg, r, s = self.cfg, self.resolution, meta.size_px
+        m = min(s, max(MASK_SIZE_CAP, r))
+        mask = combine(cfg.mask, resize_mask(learned, m), hull_mask(meta.landmarks_crop, m, s))
+        if cfg.keep_mouth:
+            mouth = mouth_mask(meta.landmarks_crop, m, s)
+            mask = mask * (1 - np.asarray(cv2.GaussianBlur(mouth, (0, 0), sigmaX=m / 128), np.float32))
+        # Colour is compared where the face is solidly inside the mask, at model resolution.
+        colour_mask = (resize_mask(mask, r) > 0.5).astype(np.float32)
+        dst_small = cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        face = self.colors(meta.track_id, swapped, dst_small, colour_mask)
+        if cfg.blend == "hist-match":
+            face = match_histograms(face, dst_small, colour_mask)
+        face = sharpen_and_degrade(face, cfg, meta.frame_index * 64 + meta.face_index)
+        mask = refine(mask, cfg.erode, cfg.blur)
+        placed = compose(meta.face_to_frame, scale_about_centre(s, 1 + cfg.face_scale / 100))
+        return PreparedFace(
+            meta.frame_index,
+            meta.track_id,
+            face,
+            mask,
+            compose(placed, resample_matrix(r, s)),
+            compose(placed, resample_matrix(m, s)),
+        )
+
+
+def prepared_by_frame(preparer: Preparer, faces: Iterable[DstFace], batch_size: int
+                      ) -> Iterator[tuple[int, list[PreparedFace]]]:  # fmt: skip
+    """(frame index, its prepared faces) in frame order; `faces` must come in frame order."""
+    pending: list[DstFace] = []
+    current: list[PreparedFace] = []
+
+    def flush() -> Iterator[tuple[int, list[PreparedFace]]]:
+        nonlocal current
+        for prepared in preparer.batch(pending):
+            if current and current[0].frame_index != prepared.frame_index:
+                yield current[0].frame_index, current
+                current = []
+            current.append(prepared)
+        pending.clear()
+
+    for face in faces:
+        pending.append(face)
+        if len(pending) >= batch_size:
+            yield from flush()
+    yield from flush()
+    if current:
+        yield current[0].frame_index, current

@@ -1,0 +1,211 @@
+"""`run_merge`: decode dst, paste the swapped faces, encode result.mp4 with dst's audio, one pass."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from faceweave.atomic import write_bytes_atomic
+from faceweave.config import Config, MergeConfig
+from faceweave.errors import UserError
+from faceweave.extract.run import SUMMARY_NAME
+from faceweave.formats.aligned import list_face_files, read_face_meta
+from faceweave.media.decode import open_frames
+from faceweave.media.encode import VideoWriter
+from faceweave.media.probe import probe_video
+from faceweave.merge.paste import overlay, region_of, seamless, to_u8, warp_into
+from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by_frame
+from faceweave.models import FaceSwapModel
+from faceweave.records import ImageBGR
+from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
+from faceweave.workspace import Workspace
+
+Tick = Callable[[], None]
+Merged = tuple[ImageBGR, npt.NDArray[np.float32]]  # a merged frame and its mask coverage
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    result: Path
+    frames: int
+    frames_with_faces: int
+    faces: int
+    seconds: float
+    audio: str
+    dump_dir: Path | None
+
+
+def parse_tracks(text: str) -> set[int] | None:
+    """'all' -> None (every track); '0,2' -> {0, 2}."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise UserError(f"merge.tracks = {text!r}: give all, or track ids like 0,2") from None
+
+
+def dst_source(ws: Workspace) -> tuple[Path, int]:
+    """The dst video (or image folder) the faceset came from, and how many frames it had."""
+    summary = ws.dst_aligned.parent / SUMMARY_NAME
+    if not summary.is_file():
+        raise UserError(f"{summary} is missing: run `faceweave extract dst` first")
+    document = json.loads(summary.read_text(encoding="utf-8"))
+    return Path(document["source"]), int(document["frames"])
+
+
+def dst_faces(ws: Workspace, tracks: set[int] | None) -> list[DstFace]:
+    files = list_face_files(ws.dst_aligned) if ws.dst_aligned.is_dir() else []
+    if not files:
+        raise UserError(f"{ws.dst_aligned} holds no faces: run `faceweave extract dst` first")
+    faces = [DstFace(path, read_face_meta(path)) for path in files]
+    chosen = [f for f in faces if tracks is None or f.meta.track_id in tracks]
+    if not chosen:
+        known = sorted({f.meta.track_id for f in faces})
+        raise UserError(f"merge.tracks names no track of the dst faces; they have {known}")
+    return sorted(chosen, key=lambda f: (f.meta.frame_index, f.meta.face_index))
+
+
+def load_model(ws: Workspace, device: torch.device) -> tuple[FaceSwapModel, str]:
+    """The newest checkpoint's model (eval mode, on `device`) and the face type it learnt."""
+    if latest_checkpoint(ws.model) is None:
+        raise UserError(f"there is no trained model in {ws.model}: run `faceweave train` first")
+    loaded = load_checkpoint(ws.model)
+    return loaded.model.to(device).eval(), loaded.state.face_type
+
+
+def check_compatible(model: FaceSwapModel, learnt_face_type: str, faces: list[DstFace], source: Path,
+                     frames: int) -> None:  # fmt: skip
+    first = faces[0].meta
+    if learnt_face_type and learnt_face_type != first.face_type:
+        raise UserError(
+            f"the model learnt {learnt_face_type} crops but the dst faces are {first.face_type}: "
+            f"rerun `faceweave extract dst --face-type {learnt_face_type} --overwrite`, or retrain"
+        )
+    if first.size_px < model.config.resolution:
+        raise UserError(
+            f"the dst faces are {first.size_px} px but the model works at {model.config.resolution} px: "
+            f"rerun `faceweave extract dst --size {model.config.resolution} --overwrite`"
+        )
+    if not source.exists():
+        raise UserError(f"the dst source {source} is gone: put it back, or rerun `faceweave extract dst`")
+    if source.is_dir():
+        return
+    info = probe_video(source)
+    if (info.width, info.height) != (first.frame_width, first.frame_height) or info.frame_count != frames:
+        raise UserError(
+            f"{source} changed since extraction (now {info.width}x{info.height}, {info.frame_count} frames; "
+            f"then {first.frame_width}x{first.frame_height}, {frames} frames): "
+            "rerun `faceweave extract dst --overwrite`"
+        )
+
+
+def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str) -> Merged:
+    """The frame with every prepared face pasted in, and the union of their masks."""
+    out = image.copy()
+    height, width = image.shape[:2]
+    coverage = np.zeros((height, width), np.float32)
+    for face in faces:
+        region = region_of(face.face_to_frame, face.face.shape[0], width, height)
+        if region.empty:
+            continue
+        rows, cols = slice(region.y0, region.y1), slice(region.x0, region.x1)
+        pixels = warp_into(face.face, face.face_to_frame, region, cv2.BORDER_REPLICATE)
+        alpha = warp_into(face.mask, face.mask_to_frame, region, cv2.BORDER_CONSTANT)
+        alpha = np.clip(alpha, 0, 1)
+        background = out[rows, cols].astype(np.float32) / 255
+        paste = seamless if blend == "seamless" else overlay
+        out[rows, cols] = to_u8(paste(background, pixels, alpha))
+        coverage[rows, cols] = np.maximum(coverage[rows, cols], alpha)
+    return out, coverage
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("merge.device = 'cuda' but no CUDA device is available; use auto or cpu")
+    return torch.device("cuda" if name != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+def _png(image: npt.NDArray[np.uint8]) -> bytes:
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise UserError("could not encode a PNG")
+    return bytes(data.tobytes())
+
+
+def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
+              tick: Tick | None = None) -> MergeReport:  # fmt: skip
+    """Merge every dst frame into ws.result; `model` replaces the workspace's (tests use this)."""
+    cfg: MergeConfig = config.merge
+    start = time.monotonic()
+    device = _pick_device(cfg.device)
+    faces = dst_faces(ws, parse_tracks(cfg.tracks))
+    source, frames_then = dst_source(ws)
+    if model is None:
+        model, face_type = load_model(ws, device)
+    else:
+        model, face_type = model.to(device).eval(), ""
+    check_compatible(model, face_type, faces, source, frames_then)
+    fps = (
+        Fraction(config.decode.image_fps).limit_denominator(1001)
+        if source.is_dir()
+        else probe_video(source).fps
+    )
+    dump_dirs = (ws.merged, ws.merged.parent / "merged_mask") if cfg.dump else None
+    if dump_dirs:
+        for folder in dump_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+    prepared = prepared_by_frame(Preparer(model, cfg, device), faces, cfg.batch_size)
+    frames = open_frames(source, on_error=config.decode.on_error, image_fps=fps)
+    settings = config.video.encode_settings()
+    audio_from = None if source.is_dir() else source
+    count = with_faces = 0
+    with VideoWriter(ws.result, fps=fps, settings=settings, audio_from=audio_from) as writer, \
+            ThreadPoolExecutor(cfg.workers) as pool:  # fmt: skip
+        window: deque[tuple[int, float | None, Future[Merged] | ImageBGR]] = deque()
+
+        def drain(limit: int) -> None:
+            while len(window) > limit:
+                index, pts, job = window.popleft()
+                image, coverage = job.result() if isinstance(job, Future) else (job, None)
+                writer.write(image, pts)
+                if dump_dirs:
+                    mask = np.zeros(image.shape[:2], np.uint8) if coverage is None else to_u8(coverage)
+                    write_bytes_atomic(dump_dirs[0] / f"{index:06d}.png", _png(image))
+                    write_bytes_atomic(dump_dirs[1] / f"{index:06d}.png", _png(mask))
+                if tick is not None:
+                    tick()
+
+        head = _advance(prepared)
+        for frame in frames:
+            while head is not None and head[0] < frame.index:
+                head = _advance(prepared)  # faces of frames the decoder skipped
+            pts = None if source.is_dir() else frame.pts_s
+            if head is not None and head[0] == frame.index:
+                job = pool.submit(merge_frame, frame.image_bgr_u8, head[1], cfg.blend)
+                window.append((frame.index, pts, job))
+                with_faces += 1
+                head = _advance(prepared)
+            else:
+                window.append((frame.index, pts, frame.image_bgr_u8))
+            count += 1
+            drain(2 * cfg.workers)
+        drain(0)
+        encoded = writer.close()
+    return MergeReport(ws.result, count, with_faces, len(faces), time.monotonic() - start, encoded.audio,
+                       dump_dirs[0] if dump_dirs else None)  # fmt: skip
+
+
+def _advance(prepared: Iterator[tuple[int, list[PreparedFace]]]) -> tuple[int, list[PreparedFace]] | None:
+    return next(prepared, None)
