@@ -21,7 +21,8 @@ Image = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.float32]
 COLOR_MODES = ("none", "rct", "lct", "mkl", "idt", "sot")
 PARAMETRIC = ("rct", "lct", "mkl")
-_EPS = 1e-6
+# A variance floor (0.005 std) when inverting: a nearly flat source channel must not be blown up.
+_FLOOR = 2.5e-5
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,17 @@ def _space(mode: str, image: Image) -> Image:
 
 def measure(mode: str, image: Image, mask: Mask | None = None) -> Stats:
     pixels = _pixels(_space(mode, image), mask)
-    return Stats(pixels.mean(axis=0), np.cov(pixels, rowvar=False) + np.eye(3) * _EPS)
+    return Stats(pixels.mean(axis=0), np.cov(pixels, rowvar=False) + np.eye(3) * 1e-9)
 
 
 def _sqrtm(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     values, vectors = np.linalg.eigh(matrix)
-    return np.asarray((vectors * np.sqrt(np.clip(values, _EPS, None))) @ vectors.T, np.float64)
+    return np.asarray((vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T, np.float64)
 
 
 def _inv_sqrtm(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     values, vectors = np.linalg.eigh(matrix)
-    return np.asarray((vectors / np.sqrt(np.clip(values, _EPS, None))) @ vectors.T, np.float64)
+    return np.asarray((vectors / np.sqrt(np.clip(values, _FLOOR, None))) @ vectors.T, np.float64)
 
 
 def linear_map(mode: str, source: Stats, target: Stats) -> npt.NDArray[np.float64]:

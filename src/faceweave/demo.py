@@ -1,4 +1,4 @@
-"""`faceweave demo`: the pipeline as far as it exists, on pseudo-videos of bundled synthetic faces."""
+"""`faceweave demo`: the whole pipeline on pseudo-videos of two bundled synthetic faces."""
 
 from __future__ import annotations
 
@@ -8,18 +8,13 @@ from pathlib import Path
 
 from faceweave.assets import load_sample_face
 from faceweave.config import Config
-from faceweave.extract.run import ExtractReport, run_extract
 from faceweave.media.synth import ClipSpec
+from faceweave.pipeline import PipelineReport, run_pipeline
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
-from faceweave.train.run import TrainReport, run_train
-from faceweave.videotools import FrameSelection, run_frames, run_video
 from faceweave.workspace import Workspace, init_workspace
 
 # Stages that later steps add; the demo says plainly that they are not there yet.
-MISSING_STAGES = (
-    "merge (swapped face back into every dst frame -> result.mp4)",
-    "provenance (watermark, signed manifest, `faceweave verify`)",
-)
+MISSING_STAGES = ("provenance (watermark, signed manifest, `faceweave verify`)",)
 SRC_FACE, DST_FACE = 0, 1
 
 
@@ -28,11 +23,7 @@ class DemoReport:
     workspace: Workspace
     src_video: Path
     dst_video: Path
-    extracted: tuple[ExtractReport, ExtractReport]
-    trained: TrainReport
-    frames_dir: Path
-    frames_written: int
-    roundtrip: Path
+    pipeline: PipelineReport
     missing: tuple[str, ...]
 
 
@@ -49,25 +40,14 @@ def make_demo_videos(ws: Workspace, config: Config, seconds: float, say: Callabl
 def run_demo(
     config: Config,
     root: Path,
-    seconds: float = 4.0,
-    train_minutes: float = 1.0,
+    seconds: float,
+    train_minutes: float,
     say: Callable[[str], None] = lambda _: None,
 ) -> DemoReport:
-    """Make src and dst pseudo-videos, extract both facesets, and round-trip dst through frames."""
+    """Make src and dst pseudo-videos, then run the whole pipeline on them (`faceweave run`)."""
     ws = init_workspace(root).workspace
     make_demo_videos(ws, config, seconds, say)
-    extracted = []
-    for side in ("src", "dst"):
-        say(f"extracting {side} faces ...")
-        extracted.append(run_extract(config, ws, side, overwrite=True))
-    say(f"training the quick model for {train_minutes:g} min (a real swap needs about 15) ...")
-    train_config = replace(config, train=replace(config.train, time_limit_min=train_minutes, iterations=0))
-    trained = run_train(train_config, ws, say=say)
-    frames_dir = ws.root / "data_dst"
-    say("splitting data_dst.mp4 into frames ...")
-    frames = run_frames(config, ws.dst_video, frames_dir, FrameSelection())
-    say("putting the frames back together with dst's audio ...")
-    roundtrip = ws.root / "roundtrip.mp4"
-    run_video(config, frames_dir, roundtrip, audio_from=ws.dst_video)
-    return DemoReport(ws, ws.src_video, ws.dst_video, (extracted[0], extracted[1]), trained, frames_dir,
-                      frames.written, roundtrip, MISSING_STAGES)  # fmt: skip
+    say(f"the pipeline: extract both sides, train the quick model for {train_minutes:g} min, merge ...")
+    train = replace(config.train, time_limit_min=train_minutes, iterations=0)
+    pipeline = run_pipeline(replace(config, train=train), ws.root, ws.src_video, ws.dst_video, say)
+    return DemoReport(ws, ws.src_video, ws.dst_video, pipeline, MISSING_STAGES)

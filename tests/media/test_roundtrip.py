@@ -172,3 +172,22 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
         writer.write(np.zeros((16, 16, 3), np.uint8))
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lossless_reencoding_loses_no_brightness(clip: Path, tmp_path: Path) -> None:
+    """Decode and encode invert each other: three crf-0 generations keep the pixels (swscale's
+    fast conversion lost about 2 levels per generation)."""
+    original = [f.image_bgr_u8.astype(np.int16) for f in open_frames(clip)]
+    current = clip
+    for generation in range(3):
+        out = tmp_path / f"gen{generation}.mp4"
+        with VideoWriter(
+            out, fps=Fraction(FPS), settings=EncodeSettings(crf=0, preset="ultrafast")
+        ) as writer:
+            for frame in open_frames(current):
+                writer.write(frame.image_bgr_u8, frame.pts_s)
+            writer.close()
+        current = out
+    final = [f.image_bgr_u8.astype(np.int16) for f in open_frames(current)]
+    assert len(final) == len(original)
+    assert max(float(np.abs(a - b).mean()) for a, b in zip(original, final, strict=True)) < 0.05

@@ -141,7 +141,9 @@ class VideoWriter:
             )
         seconds = self._frames / float(self.fps) if pts_s is None else pts_s
         pts = max(round(seconds / VIDEO_TIME_BASE), self._last_pts + 1)
-        frame = av.VideoFrame.from_ndarray(pad_to(image_bgr_u8, w, h), format="bgr24")
+        # The exact inverse of the decoder's conversion (see decode.to_bgr); sizes are even here.
+        planes = np.asarray(cv2.cvtColor(pad_to(image_bgr_u8, w, h), cv2.COLOR_BGR2YUV_I420), np.uint8)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         self._last_pts = pts
         self._guard(lambda: self._mux_video(frame))

@@ -117,6 +117,8 @@ class Preparer:
         self.colors = ColorSmoother(cfg.color, cfg.color_smoothing)
 
     def batch(self, faces: list[DstFace]) -> list[PreparedFace]:
+        if not faces:
+            return []
         loaded = [read_aligned_face(face.path) for face in faces]
         predicted, learned = predict(self.model, [image for image, _ in loaded], self.resolution, self.device)
         return [

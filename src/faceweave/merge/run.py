@@ -144,29 +144,45 @@ def _png(image: npt.NDArray[np.uint8]) -> bytes:
     return bytes(data.tobytes())
 
 
-def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
-              tick: Tick | None = None) -> MergeReport:  # fmt: skip
-    """Merge every dst frame into ws.result; `model` replaces the workspace's (tests use this)."""
-    cfg: MergeConfig = config.merge
-    start = time.monotonic()
-    device = _pick_device(cfg.device)
-    faces = dst_faces(ws, parse_tracks(cfg.tracks))
+@dataclass(frozen=True)
+class MergeInputs:
+    """Everything checked and loaded before the first frame: faces, their source, the model."""
+
+    faces: list[DstFace]
+    source: Path
+    fps: Fraction
+    model: FaceSwapModel
+    device: torch.device
+
+
+def open_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None) -> MergeInputs:
+    """Load and cross-check the dst faces, their video and the model; `model` replaces the
+    workspace's (tests use an identity model)."""
+    device = _pick_device(config.merge.device)
+    faces = dst_faces(ws, parse_tracks(config.merge.tracks))
     source, frames_then = dst_source(ws)
     if model is None:
         model, face_type = load_model(ws, device)
     else:
         model, face_type = model.to(device).eval(), ""
     check_compatible(model, face_type, faces, source, frames_then)
-    fps = (
-        Fraction(config.decode.image_fps).limit_denominator(1001)
-        if source.is_dir()
-        else probe_video(source).fps
-    )
+    image_fps = Fraction(config.decode.image_fps).limit_denominator(1001)
+    fps = image_fps if source.is_dir() else probe_video(source).fps
+    return MergeInputs(faces, source, fps, model, device)
+
+
+def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
+              tick: Tick | None = None) -> MergeReport:  # fmt: skip
+    """Merge every dst frame into ws.result."""
+    cfg: MergeConfig = config.merge
+    start = time.monotonic()
+    inputs = open_merge(config, ws, model)
+    faces, source, fps = inputs.faces, inputs.source, inputs.fps
     dump_dirs = (ws.merged, ws.merged.parent / "merged_mask") if cfg.dump else None
     if dump_dirs:
         for folder in dump_dirs:
             folder.mkdir(parents=True, exist_ok=True)
-    prepared = prepared_by_frame(Preparer(model, cfg, device), faces, cfg.batch_size)
+    prepared = prepared_by_frame(Preparer(inputs.model, cfg, inputs.device), faces, cfg.batch_size)
     frames = open_frames(source, on_error=config.decode.on_error, image_fps=fps)
     settings = config.video.encode_settings()
     audio_from = None if source.is_dir() else source

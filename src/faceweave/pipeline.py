@@ -1,0 +1,99 @@
+"""`run_pipeline`: two videos in, result.mp4 out; every stage resumes where an earlier run stopped.
+
+Stages: init, extract src, extract dst, train, merge. Extraction is skipped when the workspace
+already holds a complete faceset of the same input (extract.json names it, with its frame count);
+training resumes from the newest checkpoint and counts the time already spent; merge always runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from faceweave.config import Config
+from faceweave.errors import UserError
+from faceweave.extract.run import SUMMARY_NAME, run_extract
+from faceweave.formats.aligned import list_face_files
+from faceweave.media.probe import probe_video
+from faceweave.merge.preview import write_comparison
+from faceweave.merge.run import MergeReport, run_merge
+from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
+from faceweave.train.run import TrainReport, run_train
+from faceweave.workspace import Workspace, init_workspace
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    workspace: Workspace
+    extracted: tuple[bool, bool]  # False where an earlier run's faceset was reused
+    trained: TrainReport | None  # None when the training target was already reached
+    merged: MergeReport
+    comparison: Path
+
+
+def extraction_done(ws: Workspace, side: str, source: Path) -> bool:
+    """True when data_<side> holds a finished extraction of this very input."""
+    summary = (ws.src_aligned if side == "src" else ws.dst_aligned).parent / SUMMARY_NAME
+    if not summary.is_file():
+        return False
+    try:
+        document = json.loads(summary.read_text(encoding="utf-8"))
+        same = Path(document["source"]).resolve() == source.resolve()
+        return bool(same and int(document["frames"]) == probe_video(source).frame_count)
+    except (ValueError, KeyError, TypeError, OSError):
+        return False
+
+
+def training_left(ws: Workspace, config: Config) -> Config | None:
+    """[train] for the rest of the target (total iterations, or total minutes across runs), or
+    None when an earlier run reached it."""
+    cfg = config.train
+    if latest_checkpoint(ws.model) is None:
+        return config
+    state = load_checkpoint(ws.model).state
+    if cfg.iterations:
+        return config if state.iteration < cfg.iterations else None
+    left = cfg.time_limit_min - state.elapsed_s / 60
+    return replace(config, train=replace(cfg, time_limit_min=left)) if left > 0.05 else None
+
+
+def run_pipeline(
+    config: Config, root: Path, src: Path, dst: Path, say: Say = lambda _: None
+) -> PipelineReport:
+    for side, path in (("src", src), ("dst", dst)):
+        if not path.exists():
+            raise UserError(f"the {side} input {path} does not exist")
+    if not config.train.iterations and not config.train.time_limit_min:
+        raise UserError("give --iterations or --time so training can end")
+    ws = init_workspace(root).workspace
+    extracted = []
+    for side, path in (("src", src), ("dst", dst)):
+        if not path.is_dir() and extraction_done(ws, side, path):
+            say(f"{side}: faces already extracted from {path.name}; reusing them")
+            extracted.append(False)
+            continue
+        say(f"extracting {side} faces from {path} ...")
+        report = run_extract(config, ws, side, source=path, overwrite=True)
+        say(f"{side}: {report.faces} faces from {report.frames} frames")
+        extracted.append(True)
+    remaining = training_left(ws, config)
+    trained = None
+    if remaining is None:
+        say("training target already reached; merging with the newest checkpoint")
+    else:
+        trained = run_train(remaining, ws, say=say)
+    say("merging the swapped faces into every dst frame ...")
+    merged = run_merge(config, ws)
+    say(f"merged {merged.frames} frames ({merged.frames_with_faces} with faces) in {merged.seconds:.1f} s")
+    middle = _middle_face_frame(ws)
+    comparison = write_comparison(config, dst, merged.result, middle, ws.root / "comparison.png")
+    return PipelineReport(ws, (extracted[0], extracted[1]), trained, merged, comparison)
+
+
+def _middle_face_frame(ws: Workspace) -> int:
+    files = list_face_files(ws.dst_aligned)
+    return int(files[len(files) // 2].name.split("_")[0])
