@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from pytorch_msssim import ssim
 
+from faceweave.models import FaceSwapModel
+from faceweave.models.registry import Side
 from faceweave.train.data import Faceset, load_faceset, to_tensor
 from faceweave.train.loss import face_loss
 from faceweave.train.stream import StreamSettings, batch_for
@@ -23,7 +25,11 @@ from faceweave.workspace import Workspace
 from train import FaceswapOriginal
 
 
-def evaluate(model: FaceswapOriginal, sets: dict[str, Faceset], device: torch.device) -> tuple[float, float]:
+def both_facesets(ws: Workspace, resolution: int = 64) -> dict[Side, Faceset]:
+    return {"src": load_faceset(ws.src_aligned, resolution), "dst": load_faceset(ws.dst_aligned, resolution)}
+
+
+def evaluate(model: FaceSwapModel, sets: dict[Side, Faceset], device: torch.device) -> tuple[float, float]:
     scores, psnrs = [], []
     model.eval()
     with torch.no_grad():
@@ -47,7 +53,10 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     ws = Workspace(Path(args.workspace))
-    sets = {"src": load_faceset(ws.src_aligned, 64), "dst": load_faceset(ws.dst_aligned, 64)}
+    sets: dict[Side, Faceset] = {
+        "src": load_faceset(ws.src_aligned, 64),
+        "dst": load_faceset(ws.dst_aligned, 64),
+    }
     settings = StreamSettings(args.batch, seed=0, warp=True, uniform_yaw=True, feature_weight=3.0)
     torch.manual_seed(0)
     start_model = FaceswapOriginal()

@@ -117,6 +117,10 @@ class TrainConfig:
     bottleneck_dims: int = opt(256, "width of the shared code", lo=16, hi=2048)
     decoder_dims: int = opt(16, "decoder width", lo=8, hi=512)
     mask_dims: int = opt(8, "mask decoder width", lo=4, hi=256)
+    pixel_norm: bool = opt(False, "DeepFaceLab's -u: scale the encoder's code to unit RMS")
+    double_res: bool = opt(
+        False, "DeepFaceLab's -d: decoders at half size, a last pixel shuffle doubles (resolution % 32 == 0)"
+    )
     batch_size: int = opt(8, "faces per side per step", lo=1, hi=512)
     learning_rate: float = opt(1e-4, "AdamW learning rate", lo=1e-7, hi=1e-2)
     weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=0.1)

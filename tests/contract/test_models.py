@@ -7,13 +7,19 @@ import torch
 
 from faceweave.models import ModelConfig, build_model, registered_models
 
+VARIANTS = {"plain": {}, "u": {"pixel_norm": True}, "d": {"double_res": True},
+            "ud": {"pixel_norm": True, "double_res": True}}  # fmt: skip
+
 
 @pytest.mark.parametrize("arch", registered_models())
 @pytest.mark.parametrize("resolution", [64, 96])
-def test_model_contract(arch: str, resolution: int) -> None:
+@pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
+def test_model_contract(arch: str, resolution: int, variant: dict[str, bool]) -> None:
+    if variant.get("double_res") and resolution % 32:
+        pytest.skip("double_res needs a multiple of 32")
     torch.manual_seed(0)
     model = build_model(ModelConfig(arch, resolution, encoder_dims=8, bottleneck_dims=32, decoder_dims=8,
-                                    mask_dims=4))  # fmt: skip
+                                    mask_dims=4, **variant))  # fmt: skip
     faces = torch.rand(2, 3, resolution, resolution)
     outputs = [model.reconstruct(faces, "src"), model.reconstruct(faces, "dst"), model.swap(faces)]
     for rgb, mask in outputs:
@@ -30,5 +36,7 @@ def test_model_contract(arch: str, resolution: int) -> None:
 def test_config_rejects_bad_resolution() -> None:
     with pytest.raises(ValueError, match="multiple of 16"):
         ModelConfig(resolution=100)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        ModelConfig(resolution=80, double_res=True)
     with pytest.raises(ValueError, match="unknown model"):
         build_model(ModelConfig(arch="nope"))

@@ -33,16 +33,21 @@ class Residual(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Four halvings: R -> R/16, widths d, 2d, 4d, 8d; flattened."""
+    """Four halvings: R -> R/16, widths d, 2d, 4d, 8d; flattened, and with `pixel_norm` scaled to
+    unit root-mean-square (DeepFaceLab's -u)."""
 
-    def __init__(self, dims: int) -> None:
+    def __init__(self, dims: int, pixel_norm: bool = False) -> None:
         super().__init__()
+        self.pixel_norm = pixel_norm
         self.layers = nn.Sequential(
             Down(3, dims), Down(dims, dims * 2), Down(dims * 2, dims * 4), Down(dims * 4, dims * 8)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.layers(x), 1)
+        code = torch.flatten(self.layers(x), 1)
+        if self.pixel_norm:
+            code = code * torch.rsqrt(code.square().mean(dim=1, keepdim=True) + 1e-6)
+        return code
 
 
 class Inter(nn.Module):
@@ -61,10 +66,18 @@ class Inter(nn.Module):
         return out
 
 
+def _out(cin: int, channels: int, double_res: bool) -> nn.Module:
+    """The 1x1 output conv; with `double_res` it makes 4x the channels and a pixel shuffle turns
+    them into twice the resolution (DeepFaceLab's -d), so the decoder itself runs at half size."""
+    if double_res:
+        return nn.Sequential(nn.Conv2d(cin, channels * 4, 1), nn.PixelShuffle(2))
+    return nn.Conv2d(cin, channels, 1)
+
+
 class Decoder(nn.Module):
     """Three upscales with residual blocks to the face, and a thinner path to the mask."""
 
-    def __init__(self, cin: int, dims: int, mask_dims: int) -> None:
+    def __init__(self, cin: int, dims: int, mask_dims: int, double_res: bool = False) -> None:
         super().__init__()
         self.rgb = nn.Sequential(
             Up(cin, dims * 8),
@@ -74,11 +87,11 @@ class Decoder(nn.Module):
             Up(dims * 4, dims * 2),
             Residual(dims * 2),
         )
-        self.rgb_out = nn.Conv2d(dims * 2, 3, 1)
+        self.rgb_out = _out(dims * 2, 3, double_res)
         self.mask = nn.Sequential(
             Up(cin, mask_dims * 8), Up(mask_dims * 8, mask_dims * 4), Up(mask_dims * 4, mask_dims * 2)
         )
-        self.mask_out = nn.Conv2d(mask_dims * 2, 1, 1)
+        self.mask_out = _out(mask_dims * 2, 1, double_res)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.sigmoid(self.rgb_out(self.rgb(z))), torch.sigmoid(self.mask_out(self.mask(z)))

@@ -17,12 +17,12 @@ class DF(FaceSwapModel):
         super().__init__()
         self.config = config
         lowest = config.resolution // 16
-        self.encoder = Encoder(config.encoder_dims)
-        self.inter = Inter(
-            config.encoder_dims * 8 * lowest * lowest, config.bottleneck_dims, lowest, config.bottleneck_dims
-        )
-        self.decoder_src = Decoder(config.bottleneck_dims, config.decoder_dims, config.mask_dims)
-        self.decoder_dst = Decoder(config.bottleneck_dims, config.decoder_dims, config.mask_dims)
+        features = config.encoder_dims * 8 * lowest * lowest
+        self.encoder = Encoder(config.encoder_dims, config.pixel_norm)
+        self.inter = Inter(features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
+        widths = (config.bottleneck_dims, config.decoder_dims, config.mask_dims, config.double_res)
+        self.decoder_src = Decoder(*widths)
+        self.decoder_dst = Decoder(*widths)
 
     def reconstruct(self, faces: torch.Tensor, side: Side) -> tuple[torch.Tensor, torch.Tensor]:
         decoder = self.decoder_src if side == "src" else self.decoder_dst

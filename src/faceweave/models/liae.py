@@ -19,10 +19,12 @@ class LIAE(FaceSwapModel):
         self.config = config
         lowest = config.resolution // 16
         features = config.encoder_dims * 8 * lowest * lowest
-        self.encoder = Encoder(config.encoder_dims)
-        self.inter_ab = Inter(features, config.bottleneck_dims, lowest, config.bottleneck_dims)
-        self.inter_b = Inter(features, config.bottleneck_dims, lowest, config.bottleneck_dims)
-        self.decoder = Decoder(config.bottleneck_dims * 2, config.decoder_dims, config.mask_dims)
+        self.encoder = Encoder(config.encoder_dims, config.pixel_norm)
+        self.inter_ab = Inter(features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
+        self.inter_b = Inter(features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
+        self.decoder = Decoder(
+            config.bottleneck_dims * 2, config.decoder_dims, config.mask_dims, config.double_res
+        )
 
     def reconstruct(self, faces: torch.Tensor, side: Side) -> tuple[torch.Tensor, torch.Tensor]:
         code = self.encoder(faces)

@@ -27,10 +27,19 @@ class ModelConfig:
     bottleneck_dims: int = 256
     decoder_dims: int = 16
     mask_dims: int = 8
+    pixel_norm: bool = False  # DeepFaceLab's -u: the encoder's code scaled to unit RMS
+    double_res: bool = False  # DeepFaceLab's -d: decoders work at half size, a last pixel shuffle doubles
 
     def __post_init__(self) -> None:
         if self.resolution % 16 or not 64 <= self.resolution <= 512:
             raise ValueError(f"resolution must be a multiple of 16 from 64 to 512, got {self.resolution}")
+        if self.double_res and self.resolution % 32:
+            raise ValueError(f"double_res needs a resolution that is a multiple of 32, got {self.resolution}")
+
+    @property
+    def dense_side(self) -> int:
+        """Side of the grid the bottleneck expands to (before its one upscale)."""
+        return self.resolution // (32 if self.double_res else 16)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

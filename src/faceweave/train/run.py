@@ -50,9 +50,13 @@ class TrainReport:
 
 
 def model_config(cfg: TrainConfig) -> ModelConfig:
-    return ModelConfig(
-        cfg.arch, cfg.resolution, cfg.encoder_dims, cfg.bottleneck_dims, cfg.decoder_dims, cfg.mask_dims
-    )
+    try:
+        return ModelConfig(
+            cfg.arch, cfg.resolution, cfg.encoder_dims, cfg.bottleneck_dims, cfg.decoder_dims, cfg.mask_dims,
+            cfg.pixel_norm, cfg.double_res,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise UserError(f"[train]: {exc}") from exc
 
 
 @dataclass(frozen=True)
