@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,11 @@ def corrupt_clip(clip: Path, media_dir: Path) -> Path:
     data[start : start + 4000] = bytes((i * 7) % 256 for i in range(4000))
     path.write_bytes(bytes(data))
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def signing_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The per-install signing key goes to a test folder, never into the user's real config."""
+    folder = tmp_path_factory.mktemp("config")
+    os.environ["FACEWEAVE_CONFIG_DIR"] = str(folder)
+    return folder

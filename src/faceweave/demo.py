@@ -14,7 +14,7 @@ from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.workspace import Workspace, init_workspace
 
 # Stages that later steps add; the demo says plainly that they are not there yet.
-MISSING_STAGES = ("provenance (watermark, signed manifest, `faceweave verify`)",)
+MISSING_STAGES = ("provenance: the invisible watermark (the signed manifest and tags are in place)",)
 SRC_FACE, DST_FACE = 0, 1
 
 

@@ -57,6 +57,9 @@ def test_run_swaps_inside_the_face_only_and_resumes(tmp_path: Path) -> None:
         outside.append(diff[away].mean())
     assert np.mean(inside) > 8 > 1.5 > max(outside), (np.mean(inside), max(outside))
 
+    checked = CliRunner().invoke(cli, ["verify", str(result), str(ws / "comparison.png")])
+    assert checked.exit_code == 0 and checked.output.count("manifest: valid") == 2, checked.output
+
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0, again.output
     assert "src: faces already extracted" in again.output and "dst: faces already extracted" in again.output

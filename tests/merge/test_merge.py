@@ -21,6 +21,7 @@ from faceweave.media.synth import ClipSpec, write_pattern_clip
 from faceweave.merge.masks import refine
 from faceweave.merge.prepare import ColorSmoother, Preparer, prepared_by_frame
 from faceweave.merge.run import dst_faces, merge_frame, open_merge, run_merge
+from faceweave.provenance.verify import verify_file
 from faceweave.train.data import FACE_OVAL
 from faceweave.workspace import Workspace
 from tests.merge.conftest import IdentityModel, copy_workspace, exact_config
@@ -102,6 +103,8 @@ def test_output_has_every_frame_same_timing_and_sound(dst_workspace: Workspace, 
     assert report.audio == "copied" and out.has_audio
     audio = out.audio[0].duration_s
     assert audio is not None and abs(audio - out.duration_s) <= 1 / float(src.fps)
+    verdict = verify_file(report.result)  # no switch: every result is signed and tagged
+    assert verdict.manifest.valid and verdict.manifest.synthetic and verdict.tagged
 
 
 def test_dump_writes_frames_and_masks(dst_workspace: Workspace, tmp_path: Path) -> None:

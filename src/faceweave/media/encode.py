@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -76,6 +76,7 @@ class VideoWriter:
         audio_samples: npt.NDArray[np.float32] | None = None,
         audio_rate: int = 48000,
         rotation_deg: int = 0,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.fps = Fraction(fps)
@@ -95,6 +96,8 @@ class VideoWriter:
         except OSError as exc:
             raise write_error(self.path, exc) from exc
         self._out.metadata["encoder"] = "faceweave"
+        for key, value in (tags or {}).items():
+            self._out.metadata[key] = value
         self._audio_args = (audio_from, audio_samples, audio_rate)
         self._feed: AudioFeed | None = None
 

@@ -16,6 +16,7 @@ from faceweave.media.decode import open_frames
 from faceweave.merge.paste import region_of
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import MergeInputs, merge_frame
+from faceweave.provenance.manifest import sign_in_place
 from faceweave.records import ImageBGR
 
 # (label, [merge] overrides) compared by `merge --preview`; the first is the settings as given.
@@ -93,4 +94,5 @@ def _write_png(out: Path, image: ImageBGR) -> Path:
     if not ok:
         raise UserError(f"could not encode {out}")
     write_bytes_atomic(out, data.tobytes())
+    sign_in_place(out)  # exported pictures carry the manifest too
     return out

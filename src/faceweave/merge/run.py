@@ -27,6 +27,8 @@ from faceweave.media.probe import probe_video
 from faceweave.merge.paste import overlay, region_of, seamless, to_u8, warp_into
 from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by_frame
 from faceweave.models import FaceSwapModel
+from faceweave.provenance import synthetic_tags
+from faceweave.provenance.manifest import sign_in_place
 from faceweave.records import ImageBGR
 from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.workspace import Workspace
@@ -187,8 +189,8 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     settings = config.video.encode_settings()
     audio_from = None if source.is_dir() else source
     count = with_faces = 0
-    with VideoWriter(ws.result, fps=fps, settings=settings, audio_from=audio_from) as writer, \
-            ThreadPoolExecutor(cfg.workers) as pool:  # fmt: skip
+    writer = VideoWriter(ws.result, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
+    with writer, ThreadPoolExecutor(cfg.workers) as pool:
         window: deque[tuple[int, float | None, Future[Merged] | ImageBGR]] = deque()
 
         def drain(limit: int) -> None:
@@ -219,6 +221,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
             drain(2 * cfg.workers)
         drain(0)
         encoded = writer.close()
+    sign_in_place(ws.result)  # no switch: every result says what it is
     return MergeReport(ws.result, count, with_faces, len(faces), time.monotonic() - start, encoded.audio,
                        dump_dirs[0] if dump_dirs else None)  # fmt: skip
 

@@ -1,0 +1,26 @@
+"""`faceweave verify FILE...`: does each file say it is synthetic, and is that claim intact?"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("verify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def command(files: tuple[Path, ...]) -> None:
+    """Report each file's C2PA manifest (valid / tampered / none) and synthetic-media tags.
+
+    Exits 1 when a file carries no faceweave label at all, 0 when every file carries one.
+    """
+    from faceweave.provenance.verify import describe, verify_file
+
+    verdicts = [verify_file(path) for path in files]
+    for verdict in verdicts:
+        click.echo("\n".join(describe(verdict)))
+    unlabelled = [v.path for v in verdicts if not v.labelled]
+    if unlabelled:
+        click.echo(f"no faceweave label on: {', '.join(str(p) for p in unlabelled)}", err=True)
+        sys.exit(1)
