@@ -32,6 +32,7 @@ def parse_minutes(text: str) -> float:
 @click.option("--iterations", type=int, help="Stop at this total step count (train.iterations).")
 @click.option("--time", "time_limit", help="Stop after this long, e.g. 10m, 90s, 1h (train.time_limit_min).")
 @click.option("--batch-size", type=int, help="Faces per side per step (train.batch_size).")
+@click.option("--seed", type=int, help="Seed of weights and batch order (train.seed).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train (train.device).")
 @click.option("--resume-from", type=click.Path(path_type=Path), help="A checkpoint folder to resume from.")
 @config_options
@@ -40,6 +41,7 @@ def command(
     iterations: int | None,
     time_limit: str | None,
     batch_size: int | None,
+    seed: int | None,
     device: str | None,
     resume_from: Path | None,
     config_path: Path | None,
@@ -60,6 +62,7 @@ def command(
             "iterations": iterations,
             "time_limit_min": minutes,
             "batch_size": batch_size,
+            "seed": seed,
             "device": device,
         }
     }
