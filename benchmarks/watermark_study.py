@@ -11,7 +11,8 @@ on the very clip, so its own frame-to-frame correlation is accounted for).
 --mode static: the same mark in every frame; read from single frames.
 --mode alternate: the mark's sign flips every frame; read from differences of consecutive aligned
 frames, which cancel the (nearly static) face and double the mark.
-Usage: python benchmarks/watermark_study.py WORKSPACE [--mode alternate] [--amplitude 3] [--frames 75]
+Usage: python benchmarks/watermark_study.py WORKSPACE [--mode alternate] [--amplitude 3] [--grid 32]
+       [--frames 75]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.merge.paste import region_of, warp_into
 from faceweave.records import ImageBGR
 
-CANON, GRID, BITS, DECOYS = 128, 32, 64, 255
+CANON, BITS, DECOYS = 128, 64, 255
 Field = npt.NDArray[np.float32]
 
 
@@ -45,11 +46,11 @@ def face_region() -> Field:
     return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=CANON / 40), np.float32)
 
 
-def patterns(region: Field) -> Field:
+def patterns(region: Field, grid: int) -> Field:
     rng = np.random.default_rng(0x6661636577656176)
     out = np.empty((1 + BITS + DECOYS, CANON, CANON), np.float32)
     for k in range(len(out)):
-        chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=(GRID, GRID))
+        chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=(grid, grid))
         field = cv2.resize(chips, (CANON, CANON), interpolation=cv2.INTER_LINEAR) * region
         field -= region * (field.sum() / region.sum())
         out[k] = field / np.sqrt((field**2).sum() / region.sum())
@@ -125,9 +126,10 @@ def main() -> None:
     parser.add_argument("--mode", default="alternate", choices=("static", "alternate"))
     parser.add_argument("--amplitude", type=float, default=3.0)
     parser.add_argument("--frames", type=int, default=75)
+    parser.add_argument("--grid", type=int, default=32, help="chips per side of the 128 px face")
     args = parser.parse_args()
     region = face_region()
-    stack = patterns(region)
+    stack = patterns(region, args.grid)
     raw = np.array([1.0 if secrets.randbits(1) else -1.0 for _ in range(BITS)], np.float32)
     field = (
         args.amplitude
@@ -147,9 +149,7 @@ def main() -> None:
     finder = MediapipeFaceFinder()
     out = args.workspace / "watermark_study"
     out.mkdir(exist_ok=True)
-    print(
-        f"mode {args.mode}, amplitude {args.amplitude}, {len(clean)} frames; score threshold 6 (decoy units)"
-    )
+    print(f"mode {args.mode}, amplitude {args.amplitude}, grid {args.grid}, {len(clean)} frames; threshold 6")
     for crf, scale in ((18, 1.0), (23, 1.0), (28, 1.0), (28, 0.5)):
         for name, frames in (("marked", marked), ("unmarked", clean)):
             back = reencode(frames, out / f"{name}_{crf}_{scale}.mp4", crf, scale)
