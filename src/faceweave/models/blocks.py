@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from faceweave.models.registry import ModelConfig
+
 
 class Down(nn.Sequential):
     """Halve the resolution: conv 5x5 stride 2, LeakyReLU 0.1."""
@@ -72,6 +74,14 @@ def _out(cin: int, channels: int, double_res: bool) -> nn.Module:
     if double_res:
         return nn.Sequential(nn.Conv2d(cin, channels * 4, 1), nn.PixelShuffle(2))
     return nn.Conv2d(cin, channels, 1)
+
+
+def encoder_for(config: ModelConfig) -> Encoder:
+    return Encoder(config.encoder_dims, config.pixel_norm)
+
+
+def inter_for(config: ModelConfig) -> Inter:
+    return Inter(config.encoder_features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
 
 
 class Decoder(nn.Module):

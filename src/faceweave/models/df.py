@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from faceweave.models.blocks import Decoder, Encoder, Inter
+from faceweave.models.blocks import Decoder, encoder_for, inter_for
 from faceweave.models.registry import FaceSwapModel, ModelConfig, Side, register
 
 
@@ -16,10 +16,8 @@ class DF(FaceSwapModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        lowest = config.resolution // 16
-        features = config.encoder_dims * 8 * lowest * lowest
-        self.encoder = Encoder(config.encoder_dims, config.pixel_norm)
-        self.inter = Inter(features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
+        self.encoder = encoder_for(config)
+        self.inter = inter_for(config)
         widths = (config.bottleneck_dims, config.decoder_dims, config.mask_dims, config.double_res)
         self.decoder_src = Decoder(*widths)
         self.decoder_dst = Decoder(*widths)

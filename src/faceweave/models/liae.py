@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from faceweave.models.blocks import Decoder, Encoder, Inter
+from faceweave.models.blocks import Decoder, encoder_for, inter_for
 from faceweave.models.registry import FaceSwapModel, ModelConfig, Side, register
 
 
@@ -17,11 +17,9 @@ class LIAE(FaceSwapModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        lowest = config.resolution // 16
-        features = config.encoder_dims * 8 * lowest * lowest
-        self.encoder = Encoder(config.encoder_dims, config.pixel_norm)
-        self.inter_ab = Inter(features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
-        self.inter_b = Inter(features, config.bottleneck_dims, config.dense_side, config.bottleneck_dims)
+        self.encoder = encoder_for(config)
+        self.inter_ab = inter_for(config)
+        self.inter_b = inter_for(config)
         self.decoder = Decoder(
             config.bottleneck_dims * 2, config.decoder_dims, config.mask_dims, config.double_res
         )

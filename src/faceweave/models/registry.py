@@ -37,6 +37,11 @@ class ModelConfig:
             raise ValueError(f"double_res needs a resolution that is a multiple of 32, got {self.resolution}")
 
     @property
+    def encoder_features(self) -> int:
+        """Length of the encoder's flattened output: 8 x encoder_dims channels at resolution / 16."""
+        return self.encoder_dims * 8 * (self.resolution // 16) ** 2
+
+    @property
     def dense_side(self) -> int:
         """Side of the grid the bottleneck expands to (before its one upscale)."""
         return self.resolution // (32 if self.double_res else 16)
