@@ -105,6 +105,7 @@ def test_output_has_every_frame_same_timing_and_sound(dst_workspace: Workspace, 
     assert audio is not None and abs(audio - out.duration_s) <= 1 / float(src.fps)
     verdict = verify_file(report.result)  # no switch: every result is signed and tagged
     assert verdict.manifest.valid and verdict.manifest.synthetic and verdict.tagged
+    assert sorted(p.name for p in ws.root.glob(".*unsigned*")) == []  # the unsigned encode is gone
 
 
 def test_dump_writes_frames_and_masks(dst_workspace: Workspace, tmp_path: Path) -> None:

@@ -9,14 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceweave.atomic import write_bytes_atomic
 from faceweave.config import Config
 from faceweave.errors import UserError
 from faceweave.media.decode import open_frames
 from faceweave.merge.paste import region_of
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import MergeInputs, merge_frame
-from faceweave.provenance.manifest import sign_in_place
+from faceweave.provenance.manifest import sign_to
 from faceweave.records import ImageBGR
 
 # (label, [merge] overrides) compared by `merge --preview`; the first is the settings as given.
@@ -93,6 +92,10 @@ def _write_png(out: Path, image: ImageBGR) -> Path:
     ok, data = cv2.imencode(".png", image)
     if not ok:
         raise UserError(f"could not encode {out}")
-    write_bytes_atomic(out, data.tobytes())
-    sign_in_place(out)  # exported pictures carry the manifest too
+    unsigned = out.with_name(f".{out.stem}.unsigned{out.suffix}")
+    try:
+        unsigned.write_bytes(data.tobytes())
+        sign_to(unsigned, out)  # exported pictures carry the manifest too, from their first byte
+    finally:
+        unsigned.unlink(missing_ok=True)
     return out

@@ -28,7 +28,7 @@ from faceweave.merge.paste import overlay, region_of, seamless, to_u8, warp_into
 from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by_frame
 from faceweave.models import FaceSwapModel
 from faceweave.provenance import synthetic_tags
-from faceweave.provenance.manifest import sign_in_place
+from faceweave.provenance.manifest import sign_to
 from faceweave.records import ImageBGR
 from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.workspace import Workspace
@@ -189,7 +189,9 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     settings = config.video.encode_settings()
     audio_from = None if source.is_dir() else source
     count = with_faces = 0
-    writer = VideoWriter(ws.result, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
+    # Encoded under a hidden name and published only once signed: no unsigned result.mp4, ever.
+    unsigned = ws.root / f".{ws.result.stem}.unsigned{ws.result.suffix}"
+    writer = VideoWriter(unsigned, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
     with writer, ThreadPoolExecutor(cfg.workers) as pool:
         window: deque[tuple[int, float | None, Future[Merged] | ImageBGR]] = deque()
 
@@ -221,7 +223,10 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
             drain(2 * cfg.workers)
         drain(0)
         encoded = writer.close()
-    sign_in_place(ws.result)  # no switch: every result says what it is
+    try:
+        sign_to(unsigned, ws.result)  # no switch: every result says what it is
+    finally:
+        unsigned.unlink(missing_ok=True)
     return MergeReport(ws.result, count, with_faces, len(faces), time.monotonic() - start, encoded.audio,
                        dump_dirs[0] if dump_dirs else None)  # fmt: skip
 

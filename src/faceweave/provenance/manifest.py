@@ -50,6 +50,12 @@ def manifest_definition(title: str) -> dict[str, object]:
 
 def sign_in_place(path: Path, identity: SigningIdentity | None = None) -> None:
     """Embed a signed manifest in `path` (MP4, MOV, JPEG, PNG); the file is replaced atomically."""
+    sign_to(path, path, identity)
+
+
+def sign_to(source_path: Path, path: Path, identity: SigningIdentity | None = None) -> None:
+    """Write `source_path` with a signed manifest to `path`, atomically: `path` only ever appears
+    signed. The format follows `path`'s suffix."""
     mime = FORMATS.get(path.suffix.lower())
     if mime is None:
         raise UserError(f"cannot sign {path.name}: faceweave signs {', '.join(sorted(FORMATS))} files")
@@ -61,7 +67,7 @@ def sign_in_place(path: Path, identity: SigningIdentity | None = None) -> None:
         with (
             c2pa.Signer.from_info(info) as signer,
             c2pa.Builder(definition) as builder,
-            open(path, "rb") as source,
+            open(source_path, "rb") as source,
             open(temp, "wb") as dest,
         ):
             builder.sign(signer, mime, source, dest)
