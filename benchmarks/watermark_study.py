@@ -116,6 +116,16 @@ def score(
     return float(abs(mean[0] - decoys.mean()) / decoys.std(ddof=1))
 
 
+def orthogonal_decoys(filtered: Field) -> Field:
+    """Decoys with the sync and payload directions removed: a strong mark then cannot leak into the
+    decoys and inflate the very spread it is measured against."""
+    flat = filtered.reshape(len(filtered), -1).astype(np.float64)
+    basis, _ = np.linalg.qr(flat[: 1 + BITS].T)
+    decoys = flat[1 + BITS :]
+    flat[1 + BITS :] = decoys - (decoys @ basis) @ basis.T
+    return flat.reshape(filtered.shape).astype(np.float32)
+
+
 def sign(mode: str, index: int) -> float:
     return -1.0 if mode == "alternate" and index % 2 else 1.0
 
@@ -136,7 +146,7 @@ def main() -> None:
         * (stack[0] + np.tensordot(raw, stack[1 : 1 + BITS], axes=1) / np.sqrt(BITS))
         / np.sqrt(2)
     )
-    filtered = np.stack([band_pass(p) for p in stack])
+    filtered = orthogonal_decoys(np.stack([band_pass(p) for p in stack]))
     metas = {
         m.frame_index: m
         for m in (read_face_meta(p) for p in list_face_files(args.workspace / "data_dst" / "aligned"))
