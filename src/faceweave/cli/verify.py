@@ -11,9 +11,10 @@ import click
 @click.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def command(files: tuple[Path, ...]) -> None:
-    """Report each file's C2PA manifest (valid / tampered / none) and synthetic-media tags.
+    """Report each file's C2PA manifest (valid / tampered / none), synthetic-media tags and, for
+    videos, the invisible watermark (score, payload).
 
-    Exits 1 when a file carries no faceweave label at all, 0 when every file carries one.
+    Exits 1 when a file carries neither a manifest nor the watermark, 0 when every file does.
     """
     from faceweave.provenance.verify import describe, verify_file
 

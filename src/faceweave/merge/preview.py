@@ -16,6 +16,7 @@ from faceweave.merge.paste import region_of
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import MergeInputs, merge_frame
 from faceweave.provenance.manifest import sign_to
+from faceweave.provenance.watermark import mark_field, new_payload
 from faceweave.records import ImageBGR
 
 # (label, [merge] overrides) compared by `merge --preview`; the first is the settings as given.
@@ -74,10 +75,11 @@ def write_preview(config: Config, inputs: MergeInputs, index: int, out: Path) ->
         )
     rows, cols = _face_box(inputs, index, image.shape[1], image.shape[0])
     tiles = [_labelled(image[rows, cols], f"dst frame {index}")]
+    mark = mark_field(new_payload())
     for label, overrides in (("your settings", {}), *VARIANTS):
         cfg = replace(config.merge, **overrides)  # type: ignore[arg-type]
         prepared = Preparer(inputs.model, cfg, inputs.device).batch(faces)
-        merged, _ = merge_frame(image, prepared, cfg.blend)
+        merged, _ = merge_frame(image, prepared, cfg.blend, mark, index)
         tiles.append(_labelled(merged[rows, cols], label))
     return _write_png(out, np.hstack(tiles))
 

@@ -29,6 +29,7 @@ from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by
 from faceweave.models import FaceSwapModel
 from faceweave.provenance import synthetic_tags
 from faceweave.provenance.manifest import sign_to
+from faceweave.provenance.watermark import Field, embed, mark_field, new_payload
 from faceweave.records import ImageBGR
 from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.workspace import Workspace
@@ -46,6 +47,7 @@ class MergeReport:
     seconds: float
     audio: str
     dump_dir: Path | None
+    watermark: int  # the payload every merged face carries
 
 
 def parse_tracks(text: str) -> set[int] | None:
@@ -113,8 +115,9 @@ def check_compatible(model: FaceSwapModel, learnt_face_type: str, faces: list[Ds
         )
 
 
-def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str) -> Merged:
-    """The frame with every prepared face pasted in, and the union of their masks."""
+def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Field, index: int) -> Merged:
+    """The frame with every prepared face pasted in and watermarked (frame `index` sets the mark's
+    sign), and the union of their masks."""
     out = image.copy()
     height, width = image.shape[:2]
     coverage = np.zeros((height, width), np.float32)
@@ -130,6 +133,8 @@ def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str) -> Merge
         paste = seamless if blend == "seamless" else overlay
         out[rows, cols] = to_u8(paste(background, pixels, alpha))
         coverage[rows, cols] = np.maximum(coverage[rows, cols], alpha)
+    for face in faces:
+        embed(out, face.landmarks_frame, mark, index, coverage)
     return out, coverage
 
 
@@ -189,6 +194,8 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     settings = config.video.encode_settings()
     audio_from = None if source.is_dir() else source
     count = with_faces = 0
+    payload = new_payload()  # one random id per run, in every face of every frame
+    mark = mark_field(payload)
     # Encoded under a hidden name and published only once signed: no unsigned result.mp4, ever.
     unsigned = ws.root / f".{ws.result.stem}.unsigned{ws.result.suffix}"
     writer = VideoWriter(unsigned, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
@@ -213,7 +220,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
                 head = _advance(prepared)  # faces of frames the decoder skipped
             pts = None if source.is_dir() else frame.pts_s
             if head is not None and head[0] == frame.index:
-                job = pool.submit(merge_frame, frame.image_bgr_u8, head[1], cfg.blend)
+                job = pool.submit(merge_frame, frame.image_bgr_u8, head[1], cfg.blend, mark, frame.index)
                 window.append((frame.index, pts, job))
                 with_faces += 1
                 head = _advance(prepared)
@@ -228,7 +235,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     finally:
         unsigned.unlink(missing_ok=True)
     return MergeReport(ws.result, count, with_faces, len(faces), time.monotonic() - start, encoded.audio,
-                       dump_dirs[0] if dump_dirs else None)  # fmt: skip
+                       dump_dirs[0] if dump_dirs else None, payload)  # fmt: skip
 
 
 def _advance(prepared: Iterator[tuple[int, list[PreparedFace]]]) -> tuple[int, list[PreparedFace]] | None:
