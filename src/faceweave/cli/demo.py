@@ -49,6 +49,6 @@ def command(
         )
     click.echo(f"result:      {pipeline.merged.result}")
     click.echo(f"comparison:  {pipeline.comparison} (dst frame | merged frame)")
-    click.echo("not built yet:")
-    for stage in report.missing:
-        click.echo(f"  - {stage}")
+    click.echo(
+        f"watermark:   {pipeline.merged.watermark:016x} (check: faceweave verify {pipeline.merged.result})"
+    )
