@@ -5,8 +5,9 @@ merger knows the landmarks of every face it pastes; `verify` finds them again wi
 detector, so the mark follows the face through scaling, cropping and small shifts.
 
 What: a sync pattern plus one pattern per payload bit, each a smooth random +-1 field on a
-GRID x GRID chip lattice inside an ellipse on the face, summed to AMPLITUDE levels of luminance,
-and its sign flips on every frame (frame index parity). Reading differences of consecutive
+GRID x GRID chip lattice inside an ellipse on the face, summed to AMPLITUDE levels of luminance
+(both chosen by benchmarks/provenance.py: coarser chips survive downscaling better), and its sign
+flips on every frame (frame index parity). Reading differences of consecutive
 aligned frames cancels the face itself, which barely changes from one frame to the next, and
 doubles the mark; a mark that stayed the same on every frame drowned in the face (measured in
 benchmarks/watermark_study.py).
@@ -35,10 +36,10 @@ from faceweave.extract.transform import Affine, frame_to_face, invert
 from faceweave.merge.paste import region_of, warp_into
 
 CANON = 128
-GRID = 24
+GRID = 16
 BITS = 64
 DECOYS = 255
-AMPLITUDE = 3.0
+AMPLITUDE = 3.5
 THRESHOLD = 6.5
 BIT_THRESHOLD = 3.0
 FORMAT_VERSION = 1
