@@ -6,13 +6,13 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from faceweave.assets import load_sample_face
 from faceweave.config import load_config
 from faceweave.extract.run import run_extract
+from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec
@@ -35,13 +35,11 @@ def marked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
     return ws, report.result
 
 
-def reencode(source: Path, out: Path, crf: int, scale: float = 1.0) -> Path:
+def reencode(source: Path, out: Path, crf: int, box: tuple[slice, slice] | None = None) -> Path:
     with VideoWriter(out, fps=Fraction(25), settings=EncodeSettings(crf=crf, preset="medium")) as writer:
         for frame in open_frames(source):
             image = frame.image_bgr_u8
-            if scale != 1.0:
-                image = np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-            writer.write(image)
+            writer.write(np.ascontiguousarray(image[box]) if box else image)
         writer.close()
     return out
 
@@ -67,3 +65,13 @@ def test_unmarked_video_shows_no_mark(marked: tuple[Workspace, Path], tmp_path: 
     for video in (ws.dst_video, reencode(ws.dst_video, tmp_path / "plain28.mp4", 28)):
         found = read_watermark(video)
         assert not found.found and found.score < THRESHOLD / 2, found
+
+
+def test_the_mark_survives_cropping_to_the_face(marked: tuple[Workspace, Path], tmp_path: Path) -> None:
+    ws, result = marked
+    boxes = np.array([read_face_meta(p).bbox_xyxy for p in list_face_files(ws.dst_aligned)])
+    (x0, y0), (x1, y1) = boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)
+    pad = 0.2 * (x1 - x0)
+    box = (slice(int(max(0, y0 - pad)), int(y1 + pad)), slice(int(max(0, x0 - pad)), int(x1 + pad)))
+    found = read_watermark(reencode(result, tmp_path / "crop.mp4", 23, box))
+    assert found.found, found
