@@ -27,58 +27,18 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.extract.detect import MediapipeFaceFinder
-from faceweave.extract.transform import frame_to_face, invert
 from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
-from faceweave.merge.paste import region_of, warp_into
+from faceweave.provenance.watermark import BITS, as_read, canonical_face, embed, make_patterns
 from faceweave.records import ImageBGR
 
-CANON, BITS, DECOYS = 128, 64, 255
 Field = npt.NDArray[np.float32]
 
 
-def face_region() -> Field:
-    mask = np.zeros((CANON, CANON), np.float32)
-    cv2.ellipse(
-        mask, (CANON // 2, int(CANON * 0.56)), (int(CANON * 0.3), int(CANON * 0.36)), 0, 0, 360, (1.0,), -1
-    )
-    return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=CANON / 40), np.float32)
-
-
-def patterns(region: Field, grid: int) -> Field:
-    rng = np.random.default_rng(0x6661636577656176)
-    out = np.empty((1 + BITS + DECOYS, CANON, CANON), np.float32)
-    for k in range(len(out)):
-        chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=(grid, grid))
-        field = cv2.resize(chips, (CANON, CANON), interpolation=cv2.INTER_LINEAR) * region
-        field -= region * (field.sum() / region.sum())
-        out[k] = field / np.sqrt((field**2).sum() / region.sum())
-    return out
-
-
-def band_pass(gray: Field) -> Field:
-    fine = cv2.GaussianBlur(gray, (0, 0), sigmaX=1.5)
-    return np.asarray(fine - cv2.GaussianBlur(gray, (0, 0), sigmaX=4.0), np.float32)
-
-
-def canonical(image: ImageBGR, landmarks: npt.NDArray[np.float64]) -> Field:
-    to_canon = frame_to_face(landmarks, "full", CANON)
-    crop = cv2.warpAffine(
-        image, to_canon, (CANON, CANON), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    return band_pass(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32))
-
-
-def embed(image: ImageBGR, landmarks: npt.NDArray[np.float64], field: Field) -> ImageBGR:
-    to_frame = invert(frame_to_face(landmarks, "full", CANON))
-    region = region_of(to_frame, CANON, image.shape[1], image.shape[0])
+def embed_one(image: ImageBGR, landmarks: npt.NDArray[np.float64], field: Field, index: int) -> ImageBGR:
     out = image.copy()
-    rows, cols = slice(region.y0, region.y1), slice(region.x0, region.x1)
-    delta = warp_into(field, to_frame, region, cv2.BORDER_CONSTANT)
-    out[rows, cols] = np.clip(out[rows, cols].astype(np.float32) + delta[..., None] + 0.5, 0, 255).astype(
-        np.uint8
-    )
+    embed(out, landmarks, field, index, np.ones(image.shape[:2], np.float32))
     return out
 
 
@@ -95,35 +55,22 @@ def reencode(frames: list[ImageBGR], path: Path, crf: int, scale: float) -> list
 
 
 def score(
-    frames: list[ImageBGR], stack: Field, region: Field, mode: str, finder: MediapipeFaceFinder
+    frames: list[ImageBGR], flat: npt.NDArray[np.float64], mode: str, finder: MediapipeFaceFinder
 ) -> float:
     crops = []
     for image in frames:
         found = finder.find(image)
-        crops.append(canonical(image, found[0].landmarks_478) if found else None)
-    flat = stack.reshape(len(stack), -1)
-    norms = np.linalg.norm(flat, axis=1)
+        crops.append(canonical_face(image, found[0].landmarks_478) if found else None)
     rows = []
     for i, crop in enumerate(crops):
         if crop is None or (mode == "alternate" and (i == 0 or crops[i - 1] is None)):
             continue
         signal = crop - crops[i - 1] if mode == "alternate" else crop  # type: ignore[operator]
-        flat_signal = (signal * region).reshape(-1).astype(np.float64)
-        correlation = flat @ flat_signal / (norms * (np.linalg.norm(flat_signal) + 1e-9))
-        rows.append(correlation * sign(mode, i))
+        flat_signal = signal.reshape(-1).astype(np.float64)
+        rows.append(sign(mode, i) * (flat @ flat_signal) / (np.linalg.norm(flat_signal) + 1e-9))
     mean = np.stack(rows).mean(axis=0)
     decoys = mean[1 + BITS :]
     return float(abs(mean[0] - decoys.mean()) / decoys.std(ddof=1))
-
-
-def orthogonal_decoys(filtered: Field) -> Field:
-    """Decoys with the sync and payload directions removed: a strong mark then cannot leak into the
-    decoys and inflate the very spread it is measured against."""
-    flat = filtered.reshape(len(filtered), -1).astype(np.float64)
-    basis, _ = np.linalg.qr(flat[: 1 + BITS].T)
-    decoys = flat[1 + BITS :]
-    flat[1 + BITS :] = decoys - (decoys @ basis) @ basis.T
-    return flat.reshape(filtered.shape).astype(np.float32)
 
 
 def sign(mode: str, index: int) -> float:
@@ -138,22 +85,23 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=75)
     parser.add_argument("--grid", type=int, default=32, help="chips per side of the 128 px face")
     args = parser.parse_args()
-    region = face_region()
-    stack = patterns(region, args.grid)
+    stack = make_patterns(args.grid)
     raw = np.array([1.0 if secrets.randbits(1) else -1.0 for _ in range(BITS)], np.float32)
     field = (
         args.amplitude
         * (stack[0] + np.tensordot(raw, stack[1 : 1 + BITS], axes=1) / np.sqrt(BITS))
         / np.sqrt(2)
     )
-    filtered = orthogonal_decoys(np.stack([band_pass(p) for p in stack]))
+    flat = as_read(stack)
     metas = {
         m.frame_index: m
         for m in (read_face_meta(p) for p in list_face_files(args.workspace / "data_dst" / "aligned"))
     }
     clean = [f.image_bgr_u8 for f in open_frames(args.workspace / "data_dst.mp4")][: args.frames]
     marked = [
-        embed(image, metas[i].landmarks_frame, field * sign(args.mode, i)) if i in metas else image
+        embed_one(image, metas[i].landmarks_frame, field, i if args.mode == "alternate" else 0)
+        if i in metas
+        else image
         for i, image in enumerate(clean)
     ]  # fmt: skip
     finder = MediapipeFaceFinder()
@@ -163,7 +111,7 @@ def main() -> None:
     for crf, scale in ((18, 1.0), (23, 1.0), (28, 1.0), (28, 0.5)):
         for name, frames in (("marked", marked), ("unmarked", clean)):
             back = reencode(frames, out / f"{name}_{crf}_{scale}.mp4", crf, scale)
-            value = score(back, filtered, region, args.mode, finder)
+            value = score(back, flat, args.mode, finder)
             print(f"crf {crf}, scale {scale}: {name:8s} score {value:5.1f}")
 
 

@@ -70,18 +70,24 @@ def face_region() -> Field:
     return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=CANON / 40), np.float32)
 
 
-@cache
-def patterns() -> Field:
-    """(1 + BITS + DECOYS, CANON, CANON): sync, bits, decoys; zero-mean, unit RMS in the region."""
+def make_patterns(grid: int, count: int = 1 + BITS + DECOYS) -> Field:
+    """(count, CANON, CANON) smooth random +-1 fields on a grid x grid chip lattice, zero-mean and
+    of unit RMS in the face region; the same for every call (a fixed seed)."""
     rng = np.random.default_rng(_SEED)
     region = face_region()
-    out = np.empty((1 + BITS + DECOYS, CANON, CANON), np.float32)
-    for k in range(len(out)):
-        chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=(GRID, GRID))
+    out = np.empty((count, CANON, CANON), np.float32)
+    for k in range(count):
+        chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=(grid, grid))
         field = cv2.resize(chips, (CANON, CANON), interpolation=cv2.INTER_LINEAR) * region
         field -= region * (field.sum() / region.sum())
         out[k] = field / np.sqrt((field**2).sum() / region.sum())
     return out
+
+
+@cache
+def patterns() -> Field:
+    """Sync, bits, decoys: (1 + BITS + DECOYS, CANON, CANON)."""
+    return make_patterns(GRID)
 
 
 def band_pass(gray: Field) -> Field:
@@ -90,16 +96,21 @@ def band_pass(gray: Field) -> Field:
     return np.asarray(fine - cv2.GaussianBlur(gray, (0, 0), sigmaX=4.0), np.float32)
 
 
-@cache
-def detector_patterns() -> npt.NDArray[np.float64]:
-    """The patterns as the reader sees them, flattened and unit-norm, with the sync and bit
-    directions removed from the decoys (else a strong mark leaks into them and caps the score)."""
-    flat = np.stack([band_pass(p) * face_region() for p in patterns()]).reshape(1 + BITS + DECOYS, -1)
+def as_read(stack: Field) -> npt.NDArray[np.float64]:
+    """Patterns as the reader sees them: band-passed, in the region, flattened, unit-norm, with
+    the sync and bit directions removed from the decoys (else a strong mark leaks into them and
+    caps the score)."""
+    flat = np.stack([band_pass(p) * face_region() for p in stack]).reshape(len(stack), -1)
     flat = flat.astype(np.float64)
     basis, _ = np.linalg.qr(flat[: 1 + BITS].T)
     decoys = flat[1 + BITS :]
     flat[1 + BITS :] = decoys - (decoys @ basis) @ basis.T
     return np.asarray(flat / np.linalg.norm(flat, axis=1, keepdims=True), np.float64)
+
+
+@cache
+def detector_patterns() -> npt.NDArray[np.float64]:
+    return as_read(patterns())
 
 
 def mark_field(payload: int) -> Field:
