@@ -69,13 +69,13 @@ def cropper(rows: slice, cols: slice) -> Transform:
     return crop
 
 
-def make_clip(root: Path, k: int) -> tuple[Workspace, Path]:
+def make_clip(root: Path, k: int) -> tuple[Workspace, Path, int]:
     ws = init_workspace(root / f"clip{k}").workspace
     spec = ClipSpec(seconds=3.0, fps=25, width=640, height=360, seed=k, audio=True)
     write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(k % 4)), spec, k)
     run_extract(load_config(overrides={"extract": {"workers": 1, "size_px": 128}}), ws, "dst")
     merged = run_merge(load_config(overrides={"merge": {"color": "none"}}), ws, model=IdentityModel())
-    return ws, merged.result
+    return ws, merged.result, merged.watermark
 
 
 def embed_cost(root: Path) -> float:
@@ -101,11 +101,12 @@ def main() -> None:
     args = parser.parse_args()
     attacks = ("merged (crf 18)", "crf 23", "crf 28", "50% + crf 28", "face crop, crf 23")
     found: dict[str, list[float]] = {name: [] for name in attacks}
+    payloads: dict[str, int] = dict.fromkeys(attacks, 0)
     unmarked: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for k in range(args.clips):
-            ws, result = make_clip(root, k)
+            ws, result, payload = make_clip(root, k)
             rows, cols = face_box(ws)
             videos = {
                 attacks[0]: result,
@@ -115,14 +116,19 @@ def main() -> None:
                 attacks[4]: rewrite(result, root / f"{k}_crop.mp4", 23, cropper(rows, cols)),
             }
             for name, video in videos.items():
-                found[name].append(read_watermark(video).score)
+                detection = read_watermark(video)
+                found[name].append(detection.score)
+                payloads[name] += detection.payload == payload
             for plain in (ws.dst_video, rewrite(ws.dst_video, root / f"{k}_plain28.mp4", 28)):
                 unmarked.append(read_watermark(plain).score)
         cost = embed_cost(root)
     print(f"{args.clips} clips of 3 s; found when score > {THRESHOLD}")
     for name, scores in found.items():
         rate = sum(s > THRESHOLD for s in scores) / len(scores)
-        print(f"{name:18s}: detected {100 * rate:5.1f}%, scores {' '.join(f'{s:.1f}' for s in scores)}")
+        listed = " ".join(f"{s:.1f}" for s in scores)
+        print(
+            f"{name:18s}: detected {100 * rate:5.1f}%, payload read {payloads[name]}/{len(scores)}, {listed}"
+        )
     false = sum(s > THRESHOLD for s in unmarked)
     listed = " ".join(f"{s:.1f}" for s in unmarked)
     print(f"unmarked (as made, crf 28): {false} of {len(unmarked)} flagged, scores {listed}")

@@ -18,7 +18,14 @@ from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
 from faceweave.provenance.verify import read_watermark
-from faceweave.provenance.watermark import DECOYS, THRESHOLD, student_t_tail
+from faceweave.provenance.watermark import (
+    DECOYS,
+    THRESHOLD,
+    describe_payload,
+    new_payload,
+    payload_intact,
+    student_t_tail,
+)
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.workspace import Workspace, init_workspace
 from tests.merge.conftest import IdentityModel
@@ -42,6 +49,12 @@ def reencode(source: Path, out: Path, crf: int, box: tuple[slice, slice] | None 
             writer.write(np.ascontiguousarray(image[box]) if box else image)
         writer.close()
     return out
+
+
+def test_a_payload_names_faceweave_and_detects_any_flipped_bit() -> None:
+    payload = new_payload()
+    assert payload_intact(payload) and "faceweave" in describe_payload(payload)
+    assert not any(payload_intact(payload ^ (1 << bit)) for bit in range(64))
 
 
 def test_the_threshold_bounds_false_positives() -> None:

@@ -12,7 +12,6 @@ from faceweave.media.decode import open_frames
 from faceweave.provenance import SYNTHETIC_NOTE
 from faceweave.provenance.manifest import FORMATS, ManifestStatus, read_manifest
 from faceweave.provenance.watermark import (
-    BIT_THRESHOLD,
     THRESHOLD,
     Detection,
     Field,
@@ -107,7 +106,7 @@ def _watermark_line(found: Detection | None) -> str:
     if found.found and found.payload is None:
         return (
             f"watermark: FOUND, score {found.score:.1f} (threshold {THRESHOLD}); payload not readable "
-            f"from this clip (weakest bit {found.weakest_bit:.1f}, needs {BIT_THRESHOLD})"
+            f"from this clip (its check sum failed; weakest bit {found.weakest_bit:.1f})"
         )
     if found.payload is not None:
         return (

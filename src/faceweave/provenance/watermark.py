@@ -23,6 +23,7 @@ A single picture has no second frame, so this mark is read from videos only.
 
 from __future__ import annotations
 
+import binascii
 import math
 import secrets
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ BITS = 64
 DECOYS = 255
 AMPLITUDE = 3.5
 THRESHOLD = 6.5
-BIT_THRESHOLD = 3.0
 FORMAT_VERSION = 1
 TOOL_ID = 0xFAC  # 12 bits naming faceweave in the payload
 _SEED = 0x6661636577656176
@@ -50,15 +50,26 @@ Field = npt.NDArray[np.float32]
 Landmarks = npt.NDArray[np.float64]
 
 
+def _check(message: int) -> int:
+    """CRC-16 (CCITT) of the 48-bit message."""
+    return binascii.crc_hqx(message.to_bytes(6, "big"), 0)
+
+
 def new_payload() -> int:
-    """64 bits: format version (4), tool id (12), a random id of this run (48)."""
-    return (FORMAT_VERSION << 60) | (TOOL_ID << 48) | secrets.randbits(48)
+    """64 bits: format version (4), tool id (12), a random id of this run (32), and a CRC-16 of
+    those 48, so a reader can tell a correctly read payload from one with flipped bits."""
+    message = (FORMAT_VERSION << 44) | (TOOL_ID << 32) | secrets.randbits(32)
+    return (message << 16) | _check(message)
+
+
+def payload_intact(payload: int) -> bool:
+    return _check(payload >> 16) == payload & 0xFFFF
 
 
 def describe_payload(payload: int) -> str:
-    version, tool, run = payload >> 60, (payload >> 48) & 0xFFF, payload & (2**48 - 1)
+    version, tool, run = payload >> 60, (payload >> 48) & 0xFFF, (payload >> 16) & 0xFFFFFFFF
     who = "faceweave" if tool == TOOL_ID else f"unknown tool {tool:#05x}"
-    return f"{payload:016x} (format {version}, {who}, run {run:012x})"
+    return f"{payload:016x} (format {version}, {who}, run {run:08x})"
 
 
 @cache
@@ -178,9 +189,9 @@ def decide(rows: list[npt.NDArray[np.float64]]) -> Detection:
     found = score > THRESHOLD
     weakest = float(np.abs(bits).min() / spread)
     # Each bit carries an eighth of the mark, so a short or heavily compressed clip can show the
-    # mark clearly and still not its payload: only a payload whose every bit is clear is given.
-    readable = found and weakest > BIT_THRESHOLD
-    payload = int("".join("1" if b > 0 else "0" for b in bits), 2) if readable else None
+    # mark clearly and still misread a bit: a payload is given only when its CRC checks out.
+    read = int("".join("1" if b > 0 else "0" for b in bits), 2)
+    payload = read if found and payload_intact(read) else None
     return Detection(found, score, payload, weakest, len(rows))
 
 
