@@ -1,11 +1,14 @@
-"""The invisible watermark: every merged video carries it, re-encoding does not remove it, unmarked
-video does not show it, and the threshold keeps false positives below 1e-6."""
+"""The invisible watermark: every merged video carries it, with its payload; re-encoding, a 50%
+downscale, a crop to the face or one frame saved as JPEG does not remove it; unmarked video and
+pictures do not show it, and the threshold keeps false positives below 1e-6."""
 
 from __future__ import annotations
 
+import binascii
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -17,7 +20,7 @@ from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
-from faceweave.provenance.verify import read_watermark
+from faceweave.provenance.verify import read_picture_watermark, read_watermark
 from faceweave.provenance.watermark import (
     DECOYS,
     THRESHOLD,
@@ -30,6 +33,9 @@ from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.workspace import Workspace, init_workspace
 from tests.merge.conftest import IdentityModel
 
+# A fixed payload keeps the test repeatable; runs draw theirs at random (new_payload).
+PAYLOAD = 0x1FAC_5EED_1234_0000 | binascii.crc_hqx(bytes.fromhex("1FAC5EED1234"), 0)
+
 
 @pytest.fixture(scope="module")
 def marked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
@@ -38,16 +44,28 @@ def marked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
     spec = ClipSpec(seconds=3.0, fps=25, width=640, height=360, seed=2, audio=True)
     write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(2)), spec, 2)
     run_extract(load_config(overrides={"extract": {"workers": 1, "size_px": 128}}), ws, "dst")
-    report = run_merge(load_config(overrides={"merge": {"color": "none"}}), ws, model=IdentityModel())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("faceweave.merge.run.new_payload", lambda: PAYLOAD)
+        report = run_merge(load_config(overrides={"merge": {"color": "none"}}), ws, model=IdentityModel())
+    assert report.watermark == PAYLOAD
     return ws, report.result
 
 
-def reencode(source: Path, out: Path, crf: int, box: tuple[slice, slice] | None = None) -> Path:
+def reencode(source: Path, out: Path, crf: int, box: tuple[slice, slice] | None = None,
+             scale: float = 1.0) -> Path:  # fmt: skip
     with VideoWriter(out, fps=Fraction(25), settings=EncodeSettings(crf=crf, preset="medium")) as writer:
         for frame in open_frames(source):
-            image = frame.image_bgr_u8
-            writer.write(np.ascontiguousarray(image[box]) if box else image)
+            image = frame.image_bgr_u8[box] if box else frame.image_bgr_u8
+            if scale != 1.0:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            writer.write(np.ascontiguousarray(image))
         writer.close()
+    return out
+
+
+def frame_as_jpeg(video: Path, out: Path, index: int = 37) -> Path:
+    frame = next(f for f in open_frames(video) if f.index == index)
+    cv2.imwrite(str(out), frame.image_bgr_u8, [cv2.IMWRITE_JPEG_QUALITY, 75])
     return out
 
 
@@ -58,26 +76,54 @@ def test_a_payload_names_faceweave_and_detects_any_flipped_bit() -> None:
 
 
 def test_the_threshold_bounds_false_positives() -> None:
-    # Two-sided, since the reader does not know on which frame parity a clip starts.
-    assert 2 * student_t_tail(THRESHOLD, DECOYS - 1) < 1e-6
+    # The moving mark's test is two-sided (a clip may start on either frame parity), the still
+    # mark's one-sided; a video is flagged when either passes, a picture when any of 4 faces does.
+    assert 2 * student_t_tail(THRESHOLD, DECOYS - 1) + student_t_tail(THRESHOLD, DECOYS - 1) < 1e-6
+    assert 4 * student_t_tail(THRESHOLD, DECOYS - 1) < 1e-6
     assert student_t_tail(3.0, 100_000) == pytest.approx(0.00135, rel=0.01)  # the normal tail
 
 
-def test_a_merged_video_carries_the_mark(marked: tuple[Workspace, Path]) -> None:
-    assert read_watermark(marked[1]).found
+def test_a_merged_video_carries_both_marks_and_the_payload(marked: tuple[Workspace, Path]) -> None:
+    mark = read_watermark(marked[1])
+    assert mark.moving is not None and mark.moving.found and mark.still.found, mark
+    assert mark.payload == PAYLOAD, mark
 
 
 @pytest.mark.parametrize("crf", [23, 28])
 def test_the_mark_survives_reencoding(marked: tuple[Workspace, Path], tmp_path: Path, crf: int) -> None:
-    found = read_watermark(reencode(marked[1], tmp_path / f"crf{crf}.mp4", crf))
-    assert found.found, found
+    mark = read_watermark(reencode(marked[1], tmp_path / f"crf{crf}.mp4", crf))
+    assert mark.moving is not None and mark.moving.found, mark
+
+
+def test_the_mark_survives_half_size_at_crf_28(marked: tuple[Workspace, Path], tmp_path: Path) -> None:
+    mark = read_watermark(reencode(marked[1], tmp_path / "half.mp4", 28, scale=0.5))
+    assert mark.moving is not None and mark.moving.found, mark
+
+
+def test_one_frame_saved_as_jpeg_shows_the_mark(marked: tuple[Workspace, Path], tmp_path: Path) -> None:
+    mark = read_picture_watermark(frame_as_jpeg(marked[1], tmp_path / "frame.jpg"))
+    assert mark.moving is None and mark.found and mark.still.samples == 1, mark
 
 
 def test_unmarked_video_shows_no_mark(marked: tuple[Workspace, Path], tmp_path: Path) -> None:
     ws, _ = marked
     for video in (ws.dst_video, reencode(ws.dst_video, tmp_path / "plain28.mp4", 28)):
-        found = read_watermark(video)
-        assert not found.found and found.score < THRESHOLD / 2, found
+        mark = read_watermark(video)
+        assert mark.moving is not None and not mark.found, mark
+        assert abs(mark.moving.score) < THRESHOLD / 2 and mark.still.score < THRESHOLD / 2, mark
+
+
+def test_unmarked_pictures_show_no_mark(marked: tuple[Workspace, Path], tmp_path: Path) -> None:
+    pictures = [frame_as_jpeg(marked[0].dst_video, tmp_path / "dst.jpg")]
+    for k in range(4):
+        pictures.append(tmp_path / f"face{k}.jpg")
+        cv2.imwrite(str(pictures[-1]), load_sample_face(k), [cv2.IMWRITE_JPEG_QUALITY, 75])
+    for picture in pictures:
+        mark = read_picture_watermark(picture)
+        assert mark.still.samples >= 1 and not mark.found and mark.still.score < THRESHOLD / 2, (
+            picture,
+            mark,
+        )
 
 
 def test_the_mark_survives_cropping_to_the_face(marked: tuple[Workspace, Path], tmp_path: Path) -> None:
@@ -86,5 +132,5 @@ def test_the_mark_survives_cropping_to_the_face(marked: tuple[Workspace, Path], 
     (x0, y0), (x1, y1) = boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)
     pad = 0.2 * (x1 - x0)
     box = (slice(int(max(0, y0 - pad)), int(y1 + pad)), slice(int(max(0, x0 - pad)), int(x1 + pad)))
-    found = read_watermark(reencode(result, tmp_path / "crop.mp4", 23, box))
-    assert found.found, found
+    mark = read_watermark(reencode(result, tmp_path / "crop.mp4", 23, box))
+    assert mark.moving is not None and mark.moving.found, mark

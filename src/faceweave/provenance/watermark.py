@@ -1,24 +1,28 @@
-"""An invisible watermark in every swapped face, read back from a video by face alignment.
+"""An invisible watermark in every swapped face, read back from a video or a picture by face
+alignment.
 
 Where: the canonical face, a "full" aligned crop of CANON px made from the face's landmarks. The
 merger knows the landmarks of every face it pastes; `verify` finds them again with the face
 detector, so the mark follows the face through scaling, cropping and small shifts.
 
-What: a sync pattern plus one pattern per payload bit, each a smooth random +-1 field on a
-GRID x GRID chip lattice inside an ellipse on the face, summed to AMPLITUDE levels of luminance
-(both chosen by benchmarks/provenance.py: coarser chips survive downscaling better), and its sign
-flips on every frame (frame index parity). Reading differences of consecutive
-aligned frames cancels the face itself, which barely changes from one frame to the next, and
-doubles the mark; a mark that stayed the same on every frame drowned in the face (measured in
-benchmarks/watermark_study.py).
+Two marks, both smooth random +-1 fields on chip lattices inside an ellipse on the face, added to
+the luminance:
+- The moving mark: a sync on a GRID x GRID lattice (coarse chips survive downscaling) plus one
+  pattern per payload bit on a finer BIT_GRID lattice, AMPLITUDE levels in all, its sign flipped
+  on every frame (frame index parity). Differences of consecutive aligned frames cancel the face
+  itself, which barely changes from one frame to the next, and double the mark; a mark that
+  stayed the same on every frame drowned in the face (benchmarks/watermark_study.py).
+- The still mark: a sync alone on a STILL_GRID lattice of 2 px chips, STILL_AMPLITUDE levels,
+  the same on every frame, so that one picture (a single frame saved as JPEG) shows it. Faces
+  have little detail that fine; what they have (eyes, brows, lips) is evened out before reading.
 
-Deciding: the differences are band-passed and correlated with the sync, the bits and DECOYS
+Deciding: the aligned faces are band-passed and correlated with the sync (and bits) and DECOYS
 other random patterns from which the sync and bit directions are projected out. The decoys give
 the spread of a correlation on this very clip when no mark is there, frame-to-frame dependence
-included; the score is the sync's mean correlation in units of that spread, sign-free because a
-clip may start on an odd frame. THRESHOLD keeps the false-positive rate under 1e-6 (two-sided
-Student t with DECOYS - 1 degrees of freedom; tested). Bits are the signs of their correlations.
-A single picture has no second frame, so this mark is read from videos only.
+included; a score is the sync's mean correlation in units of that spread. The moving score is
+sign-free because a clip may start on an odd frame; the still one is one-sided. THRESHOLD keeps
+each mark's false-positive rate under 1e-6 (Student t with DECOYS - 1 degrees of freedom;
+tested). Bits are the signs of their amplitudes, unmixed by least squares.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import binascii
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -38,10 +43,13 @@ from faceweave.merge.paste import region_of, warp_into
 
 CANON = 128
 GRID = 16
+BIT_GRID = 32
 BITS = 64
 DECOYS = 255
 AMPLITUDE = 3.5
 THRESHOLD = 6.5
+STILL_GRID = 64
+STILL_AMPLITUDE = 3.0
 FORMAT_VERSION = 1
 TOOL_ID = 0xFAC  # 12 bits naming faceweave in the payload
 _SEED = 0x6661636577656176
@@ -81,10 +89,10 @@ def face_region() -> Field:
     return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=CANON / 40), np.float32)
 
 
-def make_patterns(grid: int, count: int = 1 + BITS + DECOYS) -> Field:
+def make_patterns(grid: int, count: int = 1 + BITS + DECOYS, seed: int = _SEED) -> Field:
     """(count, CANON, CANON) smooth random +-1 fields on a grid x grid chip lattice, zero-mean and
-    of unit RMS in the face region; the same for every call (a fixed seed)."""
-    rng = np.random.default_rng(_SEED)
+    of unit RMS in the face region; the same for every call with the same seed."""
+    rng = np.random.default_rng(seed)
     region = face_region()
     out = np.empty((count, CANON, CANON), np.float32)
     for k in range(count):
@@ -97,8 +105,18 @@ def make_patterns(grid: int, count: int = 1 + BITS + DECOYS) -> Field:
 
 @cache
 def patterns() -> Field:
-    """Sync, bits, decoys: (1 + BITS + DECOYS, CANON, CANON)."""
-    return make_patterns(GRID)
+    """Sync, bits, decoys of the sync, decoys of the bits: (1 + 2 BITS + DECOYS, CANON, CANON).
+    The bits are on a finer lattice than the sync: on GRID there are barely more chips in the
+    region than patterns, and 64 patterns there overlap too much to be told apart."""
+    coarse = make_patterns(GRID)
+    fine = make_patterns(BIT_GRID, 2 * BITS, seed=_SEED + 2)
+    return np.concatenate([coarse[:1], fine[:BITS], coarse[1 + BITS :], fine[BITS:]])
+
+
+@cache
+def still_patterns() -> Field:
+    """The still mark's sync and its decoys: (1 + DECOYS, CANON, CANON), 2 px chips."""
+    return make_patterns(STILL_GRID, 1 + DECOYS, seed=_SEED + 1)
 
 
 def band_pass(gray: Field) -> Field:
@@ -107,21 +125,46 @@ def band_pass(gray: Field) -> Field:
     return np.asarray(fine - cv2.GaussianBlur(gray, (0, 0), sigmaX=4.0), np.float32)
 
 
-def as_read(stack: Field) -> npt.NDArray[np.float64]:
+def fine_pass(gray: Field) -> Field:
+    """The still mark's band: the finest detail, where a face has little but edges; each pixel is
+    then divided by its neighbourhood's level, so eyes, brows and lips do not outvote the skin."""
+    band = fine_band(gray)
+    level = np.sqrt(cv2.GaussianBlur(band * band, (0, 0), sigmaX=3.0)) + 0.5
+    return np.asarray(band / level, np.float32)
+
+
+def as_read(stack: Field, signals: int = 1 + BITS, bands: Callable[[Field], Field] = band_pass,
+            ) -> npt.NDArray[np.float64]:  # fmt: skip
     """Patterns as the reader sees them: band-passed, in the region, flattened, unit-norm, with
-    the sync and bit directions removed from the decoys (else a strong mark leaks into them and
-    caps the score)."""
-    flat = np.stack([band_pass(p) * face_region() for p in stack]).reshape(len(stack), -1)
+    the first `signals` (sync and bits) directions removed from the decoys (else a strong mark
+    leaks into them and caps the score)."""
+    flat = np.stack([bands(p) * face_region() for p in stack]).reshape(len(stack), -1)
     flat = flat.astype(np.float64)
-    basis, _ = np.linalg.qr(flat[: 1 + BITS].T)
-    decoys = flat[1 + BITS :]
-    flat[1 + BITS :] = decoys - (decoys @ basis) @ basis.T
+    basis, _ = np.linalg.qr(flat[:signals].T)
+    decoys = flat[signals:]
+    flat[signals:] = decoys - (decoys @ basis) @ basis.T
     return np.asarray(flat / np.linalg.norm(flat, axis=1, keepdims=True), np.float64)
 
 
 @cache
 def detector_patterns() -> npt.NDArray[np.float64]:
     return as_read(patterns())
+
+
+@cache
+def still_detector_patterns() -> npt.NDArray[np.float64]:
+    # Read with the plain band: the reader's local levels come from the picture, not the pattern.
+    return as_read(still_patterns(), signals=1, bands=fine_band)
+
+
+def fine_band(gray: Field) -> Field:
+    return np.asarray(cv2.GaussianBlur(gray, (0, 0), 0.4) - cv2.GaussianBlur(gray, (0, 0), 1.2), np.float32)
+
+
+@cache
+def still_field() -> Field:
+    """The mark every frame carries unchanged, in luminance levels: what one picture shows."""
+    return np.asarray(STILL_AMPLITUDE * still_patterns()[0], np.float32)
 
 
 def mark_field(payload: int) -> Field:
@@ -138,8 +181,9 @@ def canon_to_frame(landmarks: Landmarks) -> Affine:
 
 def embed(image: npt.NDArray[np.uint8], landmarks: Landmarks, field: Field, frame_index: int,
           coverage: npt.NDArray[np.float32]) -> None:  # fmt: skip
-    """Add the mark to one face of `image` in place, only where `coverage` (the pasted face's
-    mask in frame pixels) lets it: the background is never touched."""
+    """Add the mark (the still one plus `field`, negated on odd frames) to one face of `image` in
+    place, only where `coverage` (the pasted face's mask in frame pixels) lets it: the background
+    is never touched."""
     to_frame = canon_to_frame(landmarks)
     height, width = image.shape[:2]
     region = region_of(to_frame, CANON, width, height)
@@ -147,17 +191,29 @@ def embed(image: npt.NDArray[np.uint8], landmarks: Landmarks, field: Field, fram
         return
     rows, cols = slice(region.y0, region.y1), slice(region.x0, region.x1)
     sign = -1.0 if frame_index % 2 else 1.0
-    delta = warp_into(field, to_frame, region, cv2.BORDER_CONSTANT) * coverage[rows, cols] * sign
+    both = still_field() + sign * field
+    delta = warp_into(both, to_frame, region, cv2.BORDER_CONSTANT) * coverage[rows, cols]
     patch = image[rows, cols].astype(np.float32) + delta[..., None] + 0.5
     image[rows, cols] = np.clip(patch, 0, 255).astype(np.uint8)
 
 
-def canonical_face(image: npt.NDArray[np.uint8], landmarks: Landmarks) -> Field:
-    """The band-passed luminance of the canonical face, weighted by the mark's region."""
+def canonical_gray(image: npt.NDArray[np.uint8], landmarks: Landmarks) -> Field:
+    """The luminance of the canonical face."""
     size = (CANON, CANON)
     to_canon = frame_to_face(landmarks, "full", CANON)
     crop = cv2.warpAffine(image, to_canon, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return band_pass(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)) * face_region()
+    return np.asarray(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), np.float32)
+
+
+def canonical_face(gray: Field) -> Field:
+    """The canonical face in the moving mark's band, weighted by the mark's region."""
+    return np.asarray(band_pass(gray) * face_region(), np.float32)
+
+
+def still_correlations(gray: Field) -> npt.NDArray[np.float64]:
+    """Correlations of one canonical face with the still sync and its decoys: (1 + DECOYS,)."""
+    face = (fine_pass(gray) * face_region()).reshape(-1).astype(np.float64)
+    return np.asarray(still_detector_patterns() @ face / (np.linalg.norm(face) + 1e-9))
 
 
 def pair_correlations(previous: Field, current: Field, frame_index: int) -> npt.NDArray[np.float64]:
@@ -174,20 +230,43 @@ class Detection:
     score: float  # |sync| in units of the no-mark spread; found above THRESHOLD
     payload: int | None
     weakest_bit: float  # the least certain bit, in the same units
-    pairs: int  # frame pairs read
+    samples: int  # frame pairs (moving mark) or frames (still mark) read
+
+
+def _score(sync: float, decoys: npt.NDArray[np.float64]) -> float:
+    """The sync's mean correlation in units of the decoys' spread, signed."""
+    return float((sync - decoys.mean()) / (decoys.std(ddof=1) + 1e-12))
+
+
+@cache
+def _unmixing() -> npt.NDArray[np.float64]:
+    """Least squares from the sync's and bits' correlations to their amplitudes: the patterns
+    overlap a little once band-passed, and 64 small overlaps add up to a misread bit."""
+    signals = detector_patterns()[: 1 + BITS]
+    return np.asarray(np.linalg.inv(signals @ signals.T), np.float64)
+
+
+def decide_still(rows: list[npt.NDArray[np.float64]]) -> Detection:
+    """The still mark over one or more frames: its sign is known, so the test is one-sided."""
+    if not rows:
+        return Detection(False, 0.0, None, 0.0, 0)
+    mean = np.stack(rows).mean(axis=0)
+    signed = _score(mean[0], mean[1:])
+    return Detection(signed > THRESHOLD, signed, None, 0.0, len(rows))
 
 
 def decide(rows: list[npt.NDArray[np.float64]]) -> Detection:
     if len(rows) < 2:
         return Detection(False, 0.0, None, 0.0, len(rows))
     mean = np.stack(rows).mean(axis=0)
-    decoys = mean[1 + BITS :]
-    spread = float(decoys.std(ddof=1)) + 1e-12
-    signed = float((mean[0] - decoys.mean()) / spread)
+    signed = _score(mean[0], mean[1 + BITS : 1 + BITS + DECOYS])
     score = abs(signed)
-    bits = mean[1 : 1 + BITS] * math.copysign(1.0, signed)  # a clip starting on an odd frame
+    unmixing = _unmixing()
+    amplitudes = (unmixing @ mean[: 1 + BITS])[1:] * math.copysign(1.0, signed)  # odd first frame
+    bit_noise = mean[1 + BITS + DECOYS :].std(ddof=1) * np.sqrt(np.diag(unmixing)[1:]) + 1e-12
+    bits = amplitudes / bit_noise
     found = score > THRESHOLD
-    weakest = float(np.abs(bits).min() / spread)
+    weakest = float(np.abs(bits).min())
     # Each bit carries an eighth of the mark, so a short or heavily compressed clip can show the
     # mark clearly and still misread a bit: a payload is given only when its CRC checks out.
     read = int("".join("1" if b > 0 else "0" for b in bits), 2)
