@@ -190,7 +190,9 @@ def _columns(marks: list[Watermark]) -> str:
     moving = [abs(m.moving.score) for m in marks if m.moving is not None]
     text = f"still score min {min(stills):.1f} median {statistics.median(stills):.1f} max {max(stills):.1f}"
     if moving:
+        both = [m.combined for m in marks]
         text += f"; moving min {min(moving):.1f} median {statistics.median(moving):.1f} max {max(moving):.1f}"
+        text += f"; both min {min(both):.1f} median {statistics.median(both):.1f} max {max(both):.1f}"
     return text
 
 

@@ -1,5 +1,6 @@
-"""A study, not a shipped feature: can a spread-spectrum mark in the aligned face survive
-re-encoding, and how should it be read? (Issue 6; faceweave does not embed it yet.)
+"""The study behind the shipped watermark's moving mark: can a spread-spectrum mark in the aligned
+face survive re-encoding, and how should it be read? (Issue 6.) It embeds with the shipped
+`embed`, which also adds the still mark (2 px chips, outside this study's band).
 
 The mark lives in the canonical face (a "full" aligned crop of 128 px made from the landmarks): a
 sync pattern plus 64 payload patterns, smooth random +-1 fields on a 32 x 32 chip grid inside an
@@ -30,7 +31,7 @@ from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
-from faceweave.provenance.watermark import BITS, as_read, canonical_face, embed, make_patterns
+from faceweave.provenance.watermark import BITS, as_read, canonical_face, canonical_gray, embed, make_patterns
 from faceweave.records import ImageBGR
 
 Field = npt.NDArray[np.float32]
@@ -60,7 +61,7 @@ def score(
     crops = []
     for image in frames:
         found = finder.find(image)
-        crops.append(canonical_face(image, found[0].landmarks_478) if found else None)
+        crops.append(canonical_face(canonical_gray(image, found[0].landmarks_478)) if found else None)
     rows = []
     for i, crop in enumerate(crops):
         if crop is None or (mode == "alternate" and (i == 0 or crops[i - 1] is None)):

@@ -77,8 +77,9 @@ def test_a_payload_names_faceweave_and_detects_any_flipped_bit() -> None:
 
 def test_the_threshold_bounds_false_positives() -> None:
     # The moving mark's test is two-sided (a clip may start on either frame parity), the still
-    # mark's one-sided; a video is flagged when either passes, a picture when any of 4 faces does.
-    assert 2 * student_t_tail(THRESHOLD, DECOYS - 1) + student_t_tail(THRESHOLD, DECOYS - 1) < 1e-6
+    # mark's one-sided, their sum's two-sided (the moving sign is read); a video is flagged when
+    # any of the three passes, a picture when any of its (up to 4) faces does.
+    assert (2 + 1 + 2) * student_t_tail(THRESHOLD, DECOYS - 1) < 1e-6
     assert 4 * student_t_tail(THRESHOLD, DECOYS - 1) < 1e-6
     assert student_t_tail(3.0, 100_000) == pytest.approx(0.00135, rel=0.01)  # the normal tail
 
@@ -111,6 +112,7 @@ def test_unmarked_video_shows_no_mark(marked: tuple[Workspace, Path], tmp_path: 
         mark = read_watermark(video)
         assert mark.moving is not None and not mark.found, mark
         assert abs(mark.moving.score) < THRESHOLD / 2 and mark.still.score < THRESHOLD / 2, mark
+        assert abs(mark.combined) < THRESHOLD / 2, mark
 
 
 def test_unmarked_pictures_show_no_mark(marked: tuple[Workspace, Path], tmp_path: Path) -> None:

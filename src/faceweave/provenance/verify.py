@@ -19,6 +19,7 @@ from faceweave.provenance.watermark import (
     Landmarks,
     canonical_face,
     canonical_gray,
+    combined_score,
     decide,
     decide_still,
     describe_payload,
@@ -35,15 +36,17 @@ WATERMARK_FRAMES = 250
 
 @dataclass(frozen=True)
 class Watermark:
-    """Both marks as read: the moving one (frame pairs; it carries the payload) and the still one
-    (every frame alone, so a single picture can show it)."""
+    """Both marks as read: the moving one (frame pairs; it carries the payload), the still one
+    (every frame alone, so a single picture can show it) and, for videos, their evidence added
+    up. Any of the three above THRESHOLD finds the mark: at most 5 false positives in 1e9."""
 
     moving: Detection | None  # None for a picture
     still: Detection
+    combined: float = 0.0
 
     @property
     def found(self) -> bool:
-        return self.still.found or bool(self.moving and self.moving.found)
+        return self.still.found or bool(self.moving and self.moving.found) or self.combined > THRESHOLD
 
     @property
     def payload(self) -> int | None:
@@ -108,7 +111,7 @@ def read_watermark(path: Path, limit: int = WATERMARK_FRAMES) -> Watermark:
             else:
                 stills.append(still_correlations(canonical_gray(image, landmarks)))
             previous = (frame.index, image, landmarks)
-    return Watermark(decide(pairs), decide_still(stills))
+    return Watermark(decide(pairs), decide_still(stills), combined_score(pairs, stills))
 
 
 PICTURE_FACES = 4
@@ -173,8 +176,8 @@ def _watermark_line(mark: Watermark) -> str:
         return f"watermark: {verdict} (still mark, score {still.score:.1f}, threshold {THRESHOLD})"
     moving = mark.moving
     scores = (
-        f"score {moving.score:.1f} over {moving.samples} frame pairs, still mark {still.score:.1f} over "
-        f"{still.samples} frames; threshold {THRESHOLD}"
+        f"moving mark {moving.score:.1f} over {moving.samples} frame pairs, still mark {still.score:.1f} "
+        f"over {still.samples} frames, both {mark.combined:.1f}; threshold {THRESHOLD}"
     )
     if not mark.found:
         return f"watermark: none found ({scores})"
