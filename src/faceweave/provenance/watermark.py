@@ -12,9 +12,10 @@ the luminance:
   on every frame (frame index parity). Differences of consecutive aligned frames cancel the face
   itself, which barely changes from one frame to the next, and double the mark; a mark that
   stayed the same on every frame drowned in the face (benchmarks/watermark_study.py).
-- The still mark: a sync alone on a STILL_GRID lattice of 2 px chips, STILL_AMPLITUDE levels,
-  the same on every frame, so that one picture (a single frame saved as JPEG) shows it. Faces
-  have little detail that fine; what they have (eyes, brows, lips) is evened out before reading.
+- The still mark: a sync alone on a STILL_GRID lattice of 2 px chips, about STILL_AMPLITUDE
+  levels but weaker on smooth skin and stronger where the face has fine detail of its own (see
+  still_field), the same on every frame, so that one picture (a single frame saved as JPEG)
+  shows it. The reader evens out the face's own detail (eyes, brows, lips) before correlating.
 
 Deciding: the aligned faces are band-passed and correlated with the sync (and bits) and DECOYS
 other random patterns from which the sync and bit directions are projected out. The decoys give
@@ -53,7 +54,7 @@ THRESHOLD = 6.5
 # from 5.8 to 7.8 against an even split, and the payload still read after crf 23 in all 12.
 SYNC_SHARE = 0.8
 STILL_GRID = 64
-STILL_AMPLITUDE = 3.0
+STILL_AMPLITUDE = 2.0
 FORMAT_VERSION = 1
 TOOL_ID = 0xFAC  # 12 bits naming faceweave in the payload
 _SEED = 0x6661636577656176
@@ -138,8 +139,11 @@ def fine_pass(gray: Field) -> Field:
     """The still mark's band: the finest detail, where a face has little but edges; each pixel is
     then divided by its neighbourhood's level, so eyes, brows and lips do not outvote the skin."""
     band = fine_band(gray)
-    level = np.sqrt(cv2.GaussianBlur(band * band, (0, 0), sigmaX=3.0)) + 0.5
-    return np.asarray(band / level, np.float32)
+    return np.asarray(band / (_local_level(band) + 0.5), np.float32)
+
+
+def _local_level(band: Field) -> Field:
+    return np.asarray(np.sqrt(cv2.GaussianBlur(band * band, (0, 0), sigmaX=3.0)), np.float32)
 
 
 def as_read(stack: Field, signals: int = 1 + BITS, bands: Callable[[Field], Field] = band_pass,
@@ -170,10 +174,13 @@ def fine_band(gray: Field) -> Field:
     return np.asarray(cv2.GaussianBlur(gray, (0, 0), 0.4) - cv2.GaussianBlur(gray, (0, 0), 1.2), np.float32)
 
 
-@cache
-def still_field() -> Field:
-    """The mark every frame carries unchanged, in luminance levels: what one picture shows."""
-    return np.asarray(STILL_AMPLITUDE * still_patterns()[0], np.float32)
+def still_field(gray: Field) -> Field:
+    """The mark every frame carries (unchanged where the face is), in luminance levels, for a
+    canonical face `gray`: STILL_AMPLITUDE where the face's own fine detail has a local RMS of
+    3 levels, down to 0.3 of it on smooth skin (where 2 px grain shows) and up to 2.5 times in
+    the eyes, brows, lips and hair line (where detail hides it)."""
+    strength = np.clip(_local_level(fine_band(gray)) / 3.0, 0.3, 2.5)
+    return np.asarray(STILL_AMPLITUDE * strength * still_patterns()[0], np.float32)
 
 
 def mark_field(payload: int) -> Field:
@@ -201,7 +208,7 @@ def embed(image: npt.NDArray[np.uint8], landmarks: Landmarks, field: Field, fram
         return
     rows, cols = slice(region.y0, region.y1), slice(region.x0, region.x1)
     sign = -1.0 if frame_index % 2 else 1.0
-    both = still_field() + sign * field
+    both = still_field(canonical_gray(image, landmarks)) + sign * field
     delta = warp_into(both, to_frame, region, cv2.BORDER_CONSTANT) * coverage[rows, cols]
     patch = image[rows, cols].astype(np.float32) + delta[..., None] + 0.5
     image[rows, cols] = np.clip(patch, 0, 255).astype(np.uint8)
