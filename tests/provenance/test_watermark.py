@@ -11,8 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from faceweave.assets import load_sample_face
+from faceweave.cli.main import cli
 from faceweave.config import load_config
 from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import list_face_files, read_face_meta
@@ -57,7 +59,9 @@ def reencode(source: Path, out: Path, crf: int, box: tuple[slice, slice] | None 
         for frame in open_frames(source):
             image = frame.image_bgr_u8[box] if box else frame.image_bgr_u8
             if scale != 1.0:
-                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                image = np.asarray(
+                    cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+                )
             writer.write(np.ascontiguousarray(image))
         writer.close()
     return out
@@ -136,3 +140,17 @@ def test_the_mark_survives_cropping_to_the_face(marked: tuple[Workspace, Path], 
     box = (slice(int(max(0, y0 - pad)), int(y1 + pad)), slice(int(max(0, x0 - pad)), int(x1 + pad)))
     mark = read_watermark(reencode(result, tmp_path / "crop.mp4", 23, box))
     assert mark.moving is not None and mark.moving.found, mark
+
+
+def test_verify_trusts_the_watermark_when_the_manifest_is_gone(
+    marked: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    """A re-encode or a saved frame drops the manifest; the watermark alone still labels it."""
+    ws, result = marked
+    copies = [reencode(result, tmp_path / "copy.mp4", 23), frame_as_jpeg(result, tmp_path / "frame.jpg")]
+    labelled = CliRunner().invoke(cli, ["verify", *map(str, copies)])
+    assert labelled.exit_code == 0, labelled.output
+    assert labelled.output.count("manifest: none") == 2 and labelled.output.count("watermark: FOUND") == 2
+    assert f"payload {PAYLOAD:016x}" in labelled.output, labelled.output
+    plain = CliRunner().invoke(cli, ["verify", str(frame_as_jpeg(ws.dst_video, tmp_path / "dst.jpg"))])
+    assert plain.exit_code == 1 and "watermark: none found" in plain.output, plain.output

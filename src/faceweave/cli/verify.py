@@ -11,8 +11,8 @@ import click
 @click.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def command(files: tuple[Path, ...]) -> None:
-    """Report each file's C2PA manifest (valid / tampered / none), synthetic-media tags and, for
-    videos, the invisible watermark (score, payload).
+    """Report each file's C2PA manifest (valid / tampered / none), synthetic-media tags and the
+    invisible watermark (videos: both marks' scores and the payload; pictures: the still mark).
 
     Exits 1 when a file carries neither a manifest nor the watermark, 0 when every file does.
     """
