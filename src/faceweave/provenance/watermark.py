@@ -53,6 +53,8 @@ THRESHOLD = 6.5
 # after a 50% downscale and crf 28 (benchmarks/provenance.py): 0.8 raised the lowest sync score
 # from 5.8 to 7.8 against an even split, and the payload still read after crf 23 in all 12.
 SYNC_SHARE = 0.8
+# Offsets (canonical px) at which a picture's still mark is looked for: -3 to 3 in half pixels.
+STILL_SHIFTS = tuple((dy / 2, dx / 2) for dy in range(-6, 7) for dx in range(-6, 7))
 STILL_GRID = 64
 STILL_AMPLITUDE = 2.0
 FORMAT_VERSION = 1
@@ -231,6 +233,30 @@ def still_correlations(gray: Field) -> npt.NDArray[np.float64]:
     """Correlations of one canonical face with the still sync and its decoys: (1 + DECOYS,)."""
     face = (fine_pass(gray) * face_region()).reshape(-1).astype(np.float64)
     return np.asarray(still_detector_patterns() @ face / (np.linalg.norm(face) + 1e-9))
+
+
+def shifted_still_correlations(gray: Field) -> npt.NDArray[np.float64]:
+    """still_correlations at each of STILL_SHIFTS offsets of the face: (len(STILL_SHIFTS), 1 +
+    DECOYS). The merger places the mark with the landmarks it was given (smoothed over time);
+    a reader's landmarks, found again on the merged picture, can sit a pixel or so away, which
+    is a whole chip of the still mark."""
+    band = fine_pass(gray)
+    faces = np.stack([_shifted(band, dy, dx) * face_region() for dy, dx in STILL_SHIFTS])
+    faces = faces.reshape(len(STILL_SHIFTS), -1).astype(np.float64)
+    faces /= np.linalg.norm(faces, axis=1, keepdims=True) + 1e-9
+    return np.asarray(faces @ still_detector_patterns().T, np.float64)
+
+
+def decide_still_shifted(gray: Field) -> Detection:
+    """The still mark of one picture's face at the best of STILL_SHIFTS; the threshold test is
+    then made len(STILL_SHIFTS) times, which multiplies the false-positive bound by as much."""
+    return max((decide_still([row]) for row in shifted_still_correlations(gray)), key=lambda d: d.score)
+
+
+def _shifted(image: Field, dy: float, dx: float) -> Field:
+    move = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]], np.float32)
+    out = cv2.warpAffine(image, move, (CANON, CANON), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.asarray(out, np.float32)
 
 
 def pair_correlations(previous: Field, current: Field, frame_index: int) -> npt.NDArray[np.float64]:
