@@ -24,9 +24,11 @@ from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
 from faceweave.provenance.verify import read_picture_watermark, read_watermark
 from faceweave.provenance.watermark import (
+    CHASE_BITS,
     DECOYS,
     STILL_SHIFTS,
     THRESHOLD,
+    corrected_payload,
     describe_payload,
     new_payload,
     payload_intact,
@@ -78,6 +80,21 @@ def test_a_payload_names_faceweave_and_detects_any_flipped_bit() -> None:
     payload = new_payload()
     assert payload_intact(payload) and "faceweave" in describe_payload(payload)
     assert not any(payload_intact(payload ^ (1 << bit)) for bit in range(64))
+
+
+def test_weak_misread_bits_are_corrected_and_garbage_is_refused() -> None:
+    payload = new_payload()
+    bits = np.array([3.0 if payload >> (63 - i) & 1 else -3.0 for i in range(64)])
+    assert corrected_payload(bits) == payload
+    weak = bits.copy()
+    weak[[5, 40]] *= -0.1  # two bits misread, but barely
+    assert corrected_payload(weak) == payload
+    sure = bits.copy()
+    sure[5] *= -2  # one bit misread with confidence: not among the weakest, so not guessed at
+    assert corrected_payload(sure) is None
+    rng = np.random.default_rng(0)
+    accepted = sum(corrected_payload(rng.normal(size=64)) is not None for _ in range(4000))
+    assert accepted <= 3 * 4000 * 2.0 ** (CHASE_BITS - 16), accepted
 
 
 def test_the_threshold_bounds_false_positives() -> None:
