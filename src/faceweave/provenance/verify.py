@@ -1,4 +1,5 @@
-"""`verify`: what a file says about its origin: C2PA manifest (valid or tampered) and plain tags."""
+"""`verify`: what a file says about its origin: C2PA manifest (valid or tampered), plain tags and the
+invisible watermark."""
 
 from __future__ import annotations
 
