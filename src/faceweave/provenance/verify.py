@@ -40,7 +40,7 @@ WATERMARK_FRAMES = 250
 class Watermark:
     """Both marks as read: the moving one (frame pairs; it carries the payload), the still one
     (every frame alone, so a single picture can show it) and, for videos, their evidence added
-    up. Any of the three above THRESHOLD finds the mark: at most 5 false positives in 1e9."""
+    up. Any of the three above THRESHOLD finds the mark: false positives under 1.1e-9."""
 
     moving: Detection | None  # None for a picture
     still: Detection
