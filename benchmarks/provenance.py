@@ -1,19 +1,23 @@
 """The watermark under attack: detection per attack over N 3-second clips, false positives on
-the unmarked clips and pictures, what the mark costs the picture, and the cost of embedding per
-720p frame.
+the unmarked clips and pictures, what the mark costs the picture, and what it adds to merge time.
 
 Each clip: an expressive pseudo-video of a bundled synthetic face (640x360, 25 fps, a different
-face, seed and pose path per clip), extracted, then merged with a model that returns its input
-(so only the watermark changes the picture). Attacks: H.264 re-encode at crf 23 and 28, crf 28
+seed and pose path per clip), extracted, then merged. `--model identity` (the default) merges
+with a model that returns its input, so only the watermark changes the picture (four faces take
+turns). `--model trained` first trains the quick model (src: face 0, dst: face 1) for
+`--train-minutes`, as the demo does, and merges every clip (all of face 1) with it: a real swap,
+whose features are the model's and not dst's. Attacks: H.264 re-encode at crf 23 and 28, crf 28
 after a 50% downscale, a crop around the face re-encoded at crf 23, and single frames (0, 25, 50
 of each clip) saved as JPEG q75. Videos are flagged by any of the three tests (moving mark,
 still mark, both); the columns show each.
-Usage: python benchmarks/provenance.py [--clips 4]
+Usage: python benchmarks/provenance.py [--clips 4] [--model identity|trained] [--train-minutes 4]
+       [--model-dir DEMO_WORKSPACE/model] [--cost-runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import sys
@@ -22,22 +26,26 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
 
 from faceweave.assets import load_sample_face
 from faceweave.config import load_config
+from faceweave.demo import DST_FACE, run_demo
 from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
+from faceweave.models import FaceSwapModel
 from faceweave.provenance.verify import Watermark, read_picture_watermark, read_watermark
-from faceweave.provenance.watermark import THRESHOLD, embed, mark_field, new_payload
+from faceweave.provenance.watermark import THRESHOLD, Landmarks, embed, mark_field, new_payload
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.records import ImageBGR
+from faceweave.train.checkpoint import load_checkpoint
 from faceweave.workspace import Workspace, init_workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,22 +81,26 @@ def cropper(rows: slice, cols: slice) -> Transform:
     return crop
 
 
-def make_clip(root: Path, k: int) -> tuple[Workspace, Path, int]:
+def make_clip(root: Path, k: int, model: FaceSwapModel, face: int | None) -> tuple[Workspace, Path, int]:
+    """Clip k of `face` (or of the k-th bundled face), extracted and merged with `model`."""
+    face = k % 4 if face is None else face
     ws = init_workspace(root / f"clip{k}").workspace
     spec = ClipSpec(seconds=3.0, fps=25, width=640, height=360, seed=k, audio=True)
-    write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(k % 4)), spec, k)
+    write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(face)), spec, k)
     run_extract(load_config(overrides={"extract": {"workers": 1, "size_px": 128}}), ws, "dst")
     config = load_config(overrides={"merge": {"color": "none", "dump": True}})  # frames before encoding
-    merged = run_merge(config, ws, model=IdentityModel())
+    merged = run_merge(config, ws, model=model)
     return ws, merged.result, merged.watermark
 
 
-def embed_cost(root: Path) -> float:
-    """Median ms to watermark one face in a 720p frame."""
-    ws = init_workspace(root / "cost").workspace
-    spec = ClipSpec(seconds=1.0, fps=25, width=1280, height=720, seed=9, audio=False)
-    write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(1)), spec, 9)
-    run_extract(load_config(overrides={"extract": {"workers": 1}}), ws, "dst")
+def trained_model(root: Path, minutes: float) -> FaceSwapModel:
+    """The quick model trained for `minutes` on the demo's pseudo-videos (src face 0, dst 1)."""
+    demo = run_demo(load_config(preset="quick"), root / "swap", seconds=4.0, train_minutes=minutes)
+    return load_checkpoint(demo.workspace.model).model.eval()
+
+
+def embed_cost(ws: Workspace) -> float:
+    """Median ms to watermark one face in a 720p frame (placement excluded)."""
     metas = {m.frame_index: m for m in (read_face_meta(p) for p in list_face_files(ws.dst_aligned))}
     field, times = mark_field(new_payload()), []
     for frame in open_frames(ws.dst_video):
@@ -98,6 +110,43 @@ def embed_cost(root: Path) -> float:
             embed(image, metas[frame.index].landmarks_frame, field, frame.index, coverage)
             times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+class _AtDst:
+    """A placer that keeps dst's landmarks: with `embed` switched off too, a merge without marks."""
+
+    def __init__(self, _count: int) -> None:
+        pass
+
+    def __enter__(self) -> _AtDst:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def __call__(self, _image: ImageBGR, landmarks: Landmarks) -> Landmarks:
+        return landmarks
+
+
+def merge_overhead(root: Path, runs: int = 3) -> tuple[float, float, float]:
+    """A 10 s 720p clip merged (default settings, identity model) with and without the marks, in
+    turns: median seconds of each, and ms per face to embed alone. The benchmark, not faceweave,
+    switches the marks off: faceweave has no such switch."""
+    ws = init_workspace(root / "cost").workspace
+    spec = ClipSpec(seconds=10.0, fps=25, width=1280, height=720, seed=9, audio=True)
+    write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(1)), spec, 9)
+    run_extract(load_config(), ws, "dst")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(runs):
+        for marked in (False, True):
+            with contextlib.ExitStack() as stack:
+                if not marked:
+                    stack.enter_context(mock.patch("faceweave.merge.run.embed", lambda *_: None))
+                    stack.enter_context(mock.patch("faceweave.merge.run.MarkPlacer", _AtDst))
+                start = time.perf_counter()
+                run_merge(load_config(), ws, model=IdentityModel())
+                times[marked].append(time.perf_counter() - start)
+    return statistics.median(times[False]), statistics.median(times[True]), embed_cost(ws)
 
 
 JPEG_FRAMES = (0, 25, 50)
@@ -134,6 +183,11 @@ def mark_size(ws: Workspace) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clips", type=int, default=4)
+    parser.add_argument("--model", choices=("identity", "trained"), default="identity")
+    parser.add_argument("--train-minutes", type=float, default=4.0)
+    parser.add_argument("--model-dir", type=Path, help="merge with this trained model folder instead "
+                        "(a demo workspace's model/: src face 0, dst face 1)")  # fmt: skip
+    parser.add_argument("--cost-runs", type=int, default=3, help="merges timed each way (0: skip)")
     args = parser.parse_args()
     attacks = (
         "merged (crf 18)",
@@ -149,9 +203,16 @@ def main() -> None:
     sizes: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        trained = args.model == "trained" or args.model_dir is not None
+        model: FaceSwapModel = IdentityModel()
+        if args.model_dir:
+            model = load_checkpoint(args.model_dir).model.eval()
+        elif trained:
+            model = trained_model(root, args.train_minutes)
         for k in range(args.clips):
-            ws, result, payload = make_clip(root, k)
-            sizes.append(mark_size(ws))
+            ws, result, payload = make_clip(root, k, model, DST_FACE if trained else None)
+            if not trained:  # a swapped face differs from dst by more than the mark
+                sizes.append(mark_size(ws))
             rows, cols = face_box(ws)
             videos = {
                 attacks[0]: result,
@@ -171,8 +232,9 @@ def main() -> None:
                 read_picture_watermark(p) for p in jpeg_frames(ws.dst_video, root / f"{k}_plain.jpg")
             ]
             print(f"clip {k} done", file=sys.stderr, flush=True)
-        cost = embed_cost(root)
-    print(f"{args.clips} clips of 3 s; a mark is found when its score > {THRESHOLD}")
+        cost = merge_overhead(root, args.cost_runs) if args.cost_runs else None
+    kind = "trained" if trained else "identity"
+    print(f"{args.clips} clips of 3 s, {kind} model; a mark is found when its score > {THRESHOLD}")
     for name, marks in found.items():
         print(f"{name:20s}: detected {len([m for m in marks if m.found])}/{len(marks)}, " + _columns(marks))
         detail = f"payload read {payloads[name]}/{len(marks)}; " if name != attacks[5] else ""
@@ -182,9 +244,16 @@ def main() -> None:
         f"unmarked (as made, crf 28, JPEG frames): {len(false)} of {len(unmarked)} flagged, "
         + _columns(unmarked)
     )
-    rms, psnr = (statistics.median(v) for v in zip(*sizes, strict=True))
-    print(f"the mark in the face box: RMS {rms:.2f} levels, PSNR {psnr:.1f} dB (median over clips)")
-    print(f"embedding: {cost:.2f} ms per 720p frame with one face")
+    if sizes:
+        rms, psnr = (statistics.median(v) for v in zip(*sizes, strict=True))
+        print(f"the mark in the face box: RMS {rms:.2f} levels, PSNR {psnr:.1f} dB (median over clips)")
+    if cost is not None:
+        bare, marked, embedding = cost
+        print(
+            f"merge of 250 720p frames: {bare:.2f} s without the marks, {marked:.2f} s with them "
+            f"(+{100 * (marked / bare - 1):.0f}%, median of {args.cost_runs} each); "
+            f"embedding alone {embedding:.2f} ms per face"
+        )
 
 
 def _deciding(mark: Watermark) -> float:
@@ -198,6 +267,8 @@ def _miss_estimate(marks: list[Watermark]) -> str:
     the threshold (the scores are positive and skewed upwards): a guide where a few dozen clips
     cannot show a 1% miss rate directly. With no miss in N, 3/N is the 95% upper bound."""
     scores = sorted(_deciding(m) for m in marks)
+    if len(scores) < 2:
+        return f"deciding score {scores[0]:.1f}" if scores else "no clips"
     logs = [math.log(max(score, 0.1)) for score in scores]
     miss = statistics.NormalDist(statistics.mean(logs), statistics.stdev(logs)).cdf(math.log(THRESHOLD))
     lowest = " ".join(f"{score:.1f}" for score in scores[:5])

@@ -22,7 +22,8 @@ from faceweave.merge.masks import refine
 from faceweave.merge.prepare import ColorSmoother, Preparer, prepared_by_frame
 from faceweave.merge.run import dst_faces, merge_frame, open_merge, run_merge
 from faceweave.provenance.verify import verify_file
-from faceweave.provenance.watermark import mark_field, new_payload
+from faceweave.provenance.watermark import Landmarks, mark_field, new_payload
+from faceweave.records import ImageBGR
 from faceweave.train.data import FACE_OVAL
 from faceweave.workspace import Workspace
 from tests.merge.conftest import IdentityModel, copy_workspace, exact_config
@@ -69,12 +70,17 @@ def test_identity_model_gives_the_frames_back(dst_workspace: Workspace, tmp_path
         assert psnr(before[i][y0:y1, x0:x1], after[i][y0:y1, x0:x1]) >= 33, i  # the face box itself
 
 
+def at_dst(_image: ImageBGR, landmarks: Landmarks) -> Landmarks:
+    """Marks placed on the dst landmarks: these tests are about the paste, not the mark."""
+    return landmarks
+
+
 def test_the_mask_lands_on_the_face(dst_workspace: Workspace) -> None:
     inputs = open_merge(exact_config(mask="dst"), dst_workspace, model=IdentityModel())
     preparer = Preparer(inputs.model, exact_config(mask="dst").merge, inputs.device)
     face = inputs.faces[len(inputs.faces) // 2]
     image = np.zeros((face.meta.frame_height, face.meta.frame_width, 3), np.uint8)
-    _, coverage = merge_frame(image, preparer.batch([face]), "overlay", MARK, 0)
+    _, coverage = merge_frame(image, preparer.batch([face]), "overlay", MARK, 0, at_dst)
     hull = hull_in_frame(face.meta.landmarks_frame, image.shape[1], image.shape[0])
     placed = coverage > 0.5
     iou = (placed & hull).sum() / (placed | hull).sum()
@@ -89,7 +95,7 @@ def test_every_blend_changes_the_face_only(dst_workspace: Workspace, blend: str)
     face = inputs.faces[0]
     frame = frames_of(inputs.source)[face.meta.frame_index]
     prepared = Preparer(inputs.model, config.merge, inputs.device).batch([face])
-    merged, coverage = merge_frame(frame, prepared, blend, MARK, 0)
+    merged, coverage = merge_frame(frame, prepared, blend, MARK, 0, at_dst)
     changed = np.abs(merged.astype(int) - frame.astype(int)).max(axis=2) > 2
     assert not changed[coverage == 0].any()
     hull = hull_in_frame(face.meta.landmarks_frame, frame.shape[1], frame.shape[0])

@@ -37,7 +37,7 @@ class PreparedFace:
     mask: npt.NDArray[np.float32]  # (M, M) in [0, 1]
     face_to_frame: Affine  # face pixels -> frame pixels
     mask_to_frame: Affine
-    landmarks_frame: npt.NDArray[np.float64]  # smoothed, (478, 3): where the watermark goes
+    landmarks_frame: npt.NDArray[np.float64]  # smoothed, (478, 3): where to look for the pasted face
 
 
 @dataclass(frozen=True)

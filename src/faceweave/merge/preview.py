@@ -13,6 +13,7 @@ from faceweave.config import Config
 from faceweave.errors import UserError
 from faceweave.media.decode import open_frames
 from faceweave.merge.paste import region_of
+from faceweave.merge.placement import MarkPlacer
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import MergeInputs, merge_frame
 from faceweave.provenance.manifest import sign_to
@@ -76,11 +77,12 @@ def write_preview(config: Config, inputs: MergeInputs, index: int, out: Path) ->
     rows, cols = _face_box(inputs, index, image.shape[1], image.shape[0])
     tiles = [_labelled(image[rows, cols], f"dst frame {index}")]
     mark = mark_field(new_payload())
-    for label, overrides in (("your settings", {}), *VARIANTS):
-        cfg = replace(config.merge, **overrides)  # type: ignore[arg-type]
-        prepared = Preparer(inputs.model, cfg, inputs.device).batch(faces)
-        merged, _ = merge_frame(image, prepared, cfg.blend, mark, index)
-        tiles.append(_labelled(merged[rows, cols], label))
+    with MarkPlacer(1) as place:
+        for label, overrides in (("your settings", {}), *VARIANTS):
+            cfg = replace(config.merge, **overrides)  # type: ignore[arg-type]
+            prepared = Preparer(inputs.model, cfg, inputs.device).batch(faces)
+            merged, _ = merge_frame(image, prepared, cfg.blend, mark, index, place)
+            tiles.append(_labelled(merged[rows, cols], label))
     return _write_png(out, np.hstack(tiles))
 
 

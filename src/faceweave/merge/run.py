@@ -25,6 +25,7 @@ from faceweave.media.decode import open_frames
 from faceweave.media.encode import VideoWriter
 from faceweave.media.probe import probe_video
 from faceweave.merge.paste import overlay, region_of, seamless, to_u8, warp_into
+from faceweave.merge.placement import MarkPlacer, Place
 from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by_frame
 from faceweave.models import FaceSwapModel
 from faceweave.provenance import synthetic_tags
@@ -115,9 +116,10 @@ def check_compatible(model: FaceSwapModel, learnt_face_type: str, faces: list[Ds
         )
 
 
-def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Field, index: int) -> Merged:
+def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Field, index: int,
+                place: Place) -> Merged:  # fmt: skip
     """The frame with every prepared face pasted in and watermarked (frame `index` sets the mark's
-    sign), and the union of their masks."""
+    sign; `place` finds each pasted face's landmarks for it), and the union of their masks."""
     out = image.copy()
     height, width = image.shape[:2]
     coverage = np.zeros((height, width), np.float32)
@@ -134,7 +136,7 @@ def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Fi
         out[rows, cols] = to_u8(paste(background, pixels, alpha))
         coverage[rows, cols] = np.maximum(coverage[rows, cols], alpha)
     for face in faces:
-        embed(out, face.landmarks_frame, mark, index, coverage)
+        embed(out, place(out, face.landmarks_frame), mark, index, coverage)
     return out, coverage
 
 
@@ -199,7 +201,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     # Encoded under a hidden name and published only once signed: no unsigned result.mp4, ever.
     unsigned = ws.root / f".{ws.result.stem}.unsigned{ws.result.suffix}"
     writer = VideoWriter(unsigned, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
-    with writer, ThreadPoolExecutor(cfg.workers) as pool:
+    with writer, MarkPlacer(cfg.workers) as place, ThreadPoolExecutor(cfg.workers) as pool:
         window: deque[tuple[int, float | None, Future[Merged] | ImageBGR]] = deque()
 
         def drain(limit: int) -> None:
@@ -220,7 +222,8 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
                 head = _advance(prepared)  # faces of frames the decoder skipped
             pts = None if source.is_dir() else frame.pts_s
             if head is not None and head[0] == frame.index:
-                job = pool.submit(merge_frame, frame.image_bgr_u8, head[1], cfg.blend, mark, frame.index)
+                args = (frame.image_bgr_u8, head[1], cfg.blend, mark, frame.index, place)
+                job = pool.submit(merge_frame, *args)
                 window.append((frame.index, pts, job))
                 with_faces += 1
                 head = _advance(prepared)
