@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from unittest import mock
@@ -128,25 +130,53 @@ class _AtDst:
         return landmarks
 
 
-def merge_overhead(root: Path, runs: int = 3) -> tuple[float, float, float]:
+@dataclass(frozen=True)
+class Overhead:
+    """Merge seconds without and with the marks, run in turns, and CPU seconds of each."""
+
+    bare: list[float]
+    marked: list[float]
+    bare_cpu: list[float]
+    marked_cpu: list[float]
+    embed_ms: float
+
+    def summary(self) -> str:
+        ratios = sorted(m / b - 1 for b, m in zip(self.bare, self.marked, strict=True))
+        cpu = statistics.median(m / b - 1 for b, m in zip(self.bare_cpu, self.marked_cpu, strict=True))
+        return (
+            f"merge of 250 720p frames: {statistics.median(self.bare):.2f} s without the marks, "
+            f"{statistics.median(self.marked):.2f} s with them (medians of {len(ratios)}); paired, "
+            f"the marks add {100 * statistics.median(ratios):.0f}% (range {100 * ratios[0]:.0f} to "
+            f"{100 * ratios[-1]:.0f}%) of wall time and {100 * cpu:.0f}% of CPU time; "
+            f"embedding alone {self.embed_ms:.2f} ms per face"
+        )
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def merge_overhead(root: Path, runs: int = 3) -> Overhead:
     """A 10 s 720p clip merged (default settings, identity model) with and without the marks, in
-    turns: median seconds of each, and ms per face to embed alone. The benchmark, not faceweave,
-    switches the marks off: faceweave has no such switch."""
+    turns. The benchmark, not faceweave, switches the marks off: faceweave has no such switch."""
     ws = init_workspace(root / "cost").workspace
     spec = ClipSpec(seconds=10.0, fps=25, width=1280, height=720, seed=9, audio=True)
     write_puppet_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(1)), spec, 9)
     run_extract(load_config(), ws, "dst")
-    times: dict[bool, list[float]] = {True: [], False: []}
+    wall: dict[bool, list[float]] = {True: [], False: []}
+    cpu: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(runs):
         for marked in (False, True):
             with contextlib.ExitStack() as stack:
                 if not marked:
                     stack.enter_context(mock.patch("faceweave.merge.run.embed", lambda *_: None))
                     stack.enter_context(mock.patch("faceweave.merge.run.MarkPlacer", _AtDst))
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), _cpu_seconds()
                 run_merge(load_config(), ws, model=IdentityModel())
-                times[marked].append(time.perf_counter() - start)
-    return statistics.median(times[False]), statistics.median(times[True]), embed_cost(ws)
+                wall[marked].append(time.perf_counter() - start)
+                cpu[marked].append(_cpu_seconds() - start_cpu)
+    return Overhead(wall[False], wall[True], cpu[False], cpu[True], embed_cost(ws))
 
 
 JPEG_FRAMES = (0, 25, 50)
@@ -235,25 +265,21 @@ def main() -> None:
         cost = merge_overhead(root, args.cost_runs) if args.cost_runs else None
     kind = "trained" if trained else "identity"
     print(f"{args.clips} clips of 3 s, {kind} model; a mark is found when its score > {THRESHOLD}")
-    for name, marks in found.items():
+    for name, marks in found.items() if args.clips else ():
         print(f"{name:20s}: detected {len([m for m in marks if m.found])}/{len(marks)}, " + _columns(marks))
         detail = f"payload read {payloads[name]}/{len(marks)}; " if name != attacks[5] else ""
         print(f"{'':20s}  {detail}{_miss_estimate(marks)}")
     false = [m for m in unmarked if m.found]
-    print(
-        f"unmarked (as made, crf 28, JPEG frames): {len(false)} of {len(unmarked)} flagged, "
-        + _columns(unmarked)
-    )
+    if unmarked:
+        print(
+            f"unmarked (as made, crf 28, JPEG frames): {len(false)} of {len(unmarked)} flagged, "
+            + _columns(unmarked)
+        )
     if sizes:
         rms, psnr = (statistics.median(v) for v in zip(*sizes, strict=True))
         print(f"the mark in the face box: RMS {rms:.2f} levels, PSNR {psnr:.1f} dB (median over clips)")
     if cost is not None:
-        bare, marked, embedding = cost
-        print(
-            f"merge of 250 720p frames: {bare:.2f} s without the marks, {marked:.2f} s with them "
-            f"(+{100 * (marked / bare - 1):.0f}%, median of {args.cost_runs} each); "
-            f"embedding alone {embedding:.2f} ms per face"
-        )
+        print(cost.summary())
 
 
 def _deciding(mark: Watermark) -> float:
