@@ -58,9 +58,13 @@ class Region:
 def region_of(to_frame: Affine, size: int, width: int, height: int, pad: int = 2) -> Region:
     """The frame box covering a `size` px square placed by `to_frame`, clipped to the frame."""
     corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [size - 0.5, size - 0.5], [-0.5, size - 0.5]])
-    placed = corners @ to_frame[:, :2].T + to_frame[:, 2]
-    x0, y0 = np.floor(placed.min(axis=0)).astype(int) - pad
-    x1, y1 = np.ceil(placed.max(axis=0)).astype(int) + pad + 1
+    return region_around(corners @ to_frame[:, :2].T + to_frame[:, 2], width, height, pad)
+
+
+def region_around(points: npt.NDArray[np.float64], width: int, height: int, pad: int = 2) -> Region:
+    """The frame box covering `points` (N, 2) with `pad` px to spare, clipped to the frame."""
+    x0, y0 = np.floor(points.min(axis=0)).astype(int) - pad
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + pad + 1
     return Region(max(0, x0), max(0, y0), min(width, x1), min(height, y1))
 
 

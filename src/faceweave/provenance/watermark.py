@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.extract.transform import Affine, frame_to_face, invert
-from faceweave.merge.paste import Region
+from faceweave.merge.paste import region_around
 
 CANON = 128
 GRID = 16
@@ -204,13 +204,6 @@ def _support() -> npt.NDArray[np.float64]:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
 
 
-def _mark_region(to_frame: Affine, width: int, height: int) -> Region:
-    placed = _support() @ to_frame[:, :2].T + to_frame[:, 2]
-    x0, y0 = np.floor(placed.min(axis=0)).astype(int) - 1
-    x1, y1 = np.ceil(placed.max(axis=0)).astype(int) + 2
-    return Region(max(0, x0), max(0, y0), min(width, x1), min(height, y1))
-
-
 def embed(image: npt.NDArray[np.uint8], landmarks: Landmarks, field: Field, frame_index: int,
           coverage: npt.NDArray[np.float32]) -> None:  # fmt: skip
     """Add the mark (the still one plus `field`, negated on odd frames) to one face of `image` in
@@ -219,7 +212,7 @@ def embed(image: npt.NDArray[np.uint8], landmarks: Landmarks, field: Field, fram
     to_canon = frame_to_face(landmarks, "full", CANON)
     to_frame = invert(to_canon)
     height, width = image.shape[:2]
-    region = _mark_region(to_frame, width, height)
+    region = region_around(_support() @ to_frame[:, :2].T + to_frame[:, 2], width, height, pad=1)
     if region.empty:
         return
     rows, cols = slice(region.y0, region.y1), slice(region.x0, region.x1)
