@@ -16,6 +16,10 @@ Usage: python benchmarks/provenance.py [--clips 4] [--model identity|trained] [-
 
 from __future__ import annotations
 
+# isort: off
+import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREADS before numpy loads
+
+# isort: on
 import argparse
 import contextlib
 import math

@@ -5,6 +5,9 @@ pictures do not show it, and the threshold keeps false positives below 1e-6."""
 from __future__ import annotations
 
 import binascii
+import os
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -172,3 +175,38 @@ def test_verify_trusts_the_watermark_when_the_manifest_is_gone(
     assert f"payload {PAYLOAD:016x}" in labelled.output, labelled.output
     plain = CliRunner().invoke(cli, ["verify", str(frame_as_jpeg(ws.dst_video, tmp_path / "dst.jpg"))])
     assert plain.exit_code == 1 and "watermark: none found" in plain.output, plain.output
+
+
+# Run in a fresh interpreter that loads numpy before faceweave, as a library user may: then
+# faceweave's OPENBLAS_NUM_THREADS=1 comes too late, and only the code itself can keep OpenBLAS's
+# pool asleep. OpenCV's own pool is off, so CPU time outside the main thread is a spinner's.
+_SPIN_PROBE = """
+import resource, time
+import cv2
+import numpy as np
+from faceweave.provenance.watermark import embed, mark_field, new_payload
+cv2.setNumThreads(1)
+image = np.full((360, 640, 3), 120, np.uint8)
+landmarks = np.zeros((478, 3))
+landmarks[:, :2] = np.random.default_rng(3).uniform((250, 110), (390, 250), (478, 2))
+coverage, field = np.ones((360, 640), np.float32), mark_field(new_payload())
+embed(image, landmarks, field, 0, coverage)
+def process_cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+wall, cpu, own = time.perf_counter(), process_cpu(), time.thread_time()
+for index in range(150):
+    embed(image, landmarks, field, index, coverage)
+    time.sleep(0.002)  # idle gaps, as between frames, in which a woken pool would spin
+print(time.perf_counter() - wall, (process_cpu() - cpu) - (time.thread_time() - own))
+"""
+
+
+def test_embedding_leaves_no_thread_spinning_beside_it() -> None:
+    """Per face, the mark must cost only its own thread's time: a LAPACK inverse used to wake
+    OpenBLAS's pool, whose thread then spun on the other core for the whole merge."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}  # as a fresh shell has it
+    probe = [sys.executable, "-c", _SPIN_PROBE]
+    done = subprocess.run(probe, capture_output=True, text=True, check=True, env=env)
+    wall, elsewhere = (float(v) for v in done.stdout.split()[-2:])
+    assert elsewhere < 0.25 * wall, f"other threads used {elsewhere:.2f} s of CPU in {wall:.2f} s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -33,8 +34,10 @@ def umeyama(src: Points, dst: Points) -> Affine:
 
 
 def invert(matrix: Affine) -> Affine:
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
+    # Closed form, not np.linalg.inv: OpenBLAS's LAPACK wakes its thread pool even for a 3x3, and
+    # the woken thread spins on a core for a while; called per face while merging, that took a
+    # third of a core away from the merge workers.
+    return np.asarray(cv2.invertAffineTransform(np.asarray(matrix, np.float64)), np.float64)
 
 
 def apply(matrix: Affine, points: Points) -> Points:
