@@ -130,8 +130,11 @@ class _AtDst:
     def __exit__(self, *_: object) -> None:
         pass
 
-    def __call__(self, _image: ImageBGR, landmarks: Landmarks) -> Landmarks:
+    def __call__(self, _image: ImageBGR, landmarks: Landmarks, _track: int = 0) -> Landmarks:
         return landmarks
+
+    def follow(self) -> _AtDst:
+        return self
 
 
 @dataclass(frozen=True)

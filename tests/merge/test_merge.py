@@ -70,7 +70,7 @@ def test_identity_model_gives_the_frames_back(dst_workspace: Workspace, tmp_path
         assert psnr(before[i][y0:y1, x0:x1], after[i][y0:y1, x0:x1]) >= 33, i  # the face box itself
 
 
-def at_dst(_image: ImageBGR, landmarks: Landmarks) -> Landmarks:
+def at_dst(_image: ImageBGR, landmarks: Landmarks, _track: int) -> Landmarks:
     """Marks placed on the dst landmarks: these tests are about the paste, not the mark."""
     return landmarks
 

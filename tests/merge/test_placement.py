@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from faceweave.merge.placement import MarkPlacer
+from faceweave.merge.placement import Follower, MarkPlacer
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import merge_frame, open_merge
 from faceweave.provenance.verify import _Faces
-from faceweave.provenance.watermark import THRESHOLD, canonical_gray, decide_still, still_correlations
+from faceweave.provenance.watermark import (
+    THRESHOLD,
+    Landmarks,
+    canonical_gray,
+    decide_still,
+    still_correlations,
+)
 from faceweave.records import ImageBGR
 from faceweave.workspace import Workspace
 from tests.merge.conftest import IdentityModel, exact_config
@@ -55,3 +62,19 @@ def test_the_mark_follows_the_swapped_face(dst_workspace: Workspace) -> None:
     found, missed = still_score_as_read(placed), still_score_as_read(on_dst)
     assert found > THRESHOLD
     assert found > missed + 4
+
+
+def test_a_follower_meshes_every_other_frame_of_a_track_and_carries_its_correction() -> None:
+    asked: list[float] = []
+
+    def find(_image: ImageBGR, landmarks: Landmarks) -> Landmarks:
+        asked.append(float(landmarks[0, 0]))
+        return landmarks if landmarks[0, 0] == 30 else landmarks + 0.5  # no face found at x = 30
+
+    place, image = Follower(find), np.zeros((4, 4, 3), np.uint8)
+    at = [np.full((478, 3), float(x)) for x in (0, 1, 2, 30, 31, 32)]
+    placed = [place(image, at[k], track) for k, track in ((0, 7), (1, 7), (2, 7), (3, 8), (4, 8), (5, 8))]
+    # Track 7: meshed on its 1st and 3rd frames, the 2nd carries the 1st's correction. Track 8:
+    # nothing found on its 1st frame, so its 2nd is meshed too, and its 3rd carries that.
+    assert asked == [0, 2, 30, 31]
+    assert [float(p[0, 0]) for p in placed] == [0.5, 1.5, 2.5, 30, 31.5, 32.5]

@@ -37,6 +37,9 @@ from faceweave.workspace import Workspace
 
 Tick = Callable[[], None]
 Merged = tuple[ImageBGR, npt.NDArray[np.float32]]  # a merged frame and its mask coverage
+# Consecutive frames merged by one worker, so that the placement mesh of the first can place the
+# mark on the second too (merge/placement.py): half the mesh's cost, no waiting between workers.
+FRAMES_PER_JOB = 2
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,16 @@ def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Fi
         out[rows, cols] = to_u8(paste(background, pixels, alpha))
         coverage[rows, cols] = np.maximum(coverage[rows, cols], alpha)
     for face in faces:
-        embed(out, place(out, face.landmarks_frame), mark, index, coverage)
+        embed(out, place(out, face.landmarks_frame, face.track_id), mark, index, coverage)
     return out, coverage
+
+
+def merge_frames(frames: list[tuple[ImageBGR, list[PreparedFace], int]], blend: str, mark: Field,
+                 placer: MarkPlacer) -> list[Merged]:  # fmt: skip
+    """merge_frame on consecutive (frame, faces, index) in order, the marks placed by one follower:
+    the placement mesh runs on every other frame of each track."""
+    place = placer.follow()
+    return [merge_frame(image, faces, blend, mark, index, place) for image, faces, index in frames]
 
 
 def _pick_device(name: str) -> torch.device:
@@ -201,13 +212,21 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     # Encoded under a hidden name and published only once signed: no unsigned result.mp4, ever.
     unsigned = ws.root / f".{ws.result.stem}.unsigned{ws.result.suffix}"
     writer = VideoWriter(unsigned, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
-    with writer, MarkPlacer(cfg.workers) as place, ThreadPoolExecutor(cfg.workers) as pool:
-        window: deque[tuple[int, float | None, Future[Merged] | ImageBGR]] = deque()
+    with writer, MarkPlacer(cfg.workers) as placer, ThreadPoolExecutor(cfg.workers) as pool:
+        window: deque[tuple[int, float | None, tuple[Future[list[Merged]], int] | ImageBGR]] = deque()
+        run: list[tuple[int, float | None, ImageBGR, list[PreparedFace]]] = []  # frames with faces, not sent
+
+        def send() -> None:
+            if run:
+                batch = [(image, faces, index) for index, _, image, faces in run]
+                job = pool.submit(merge_frames, batch, cfg.blend, mark, placer)
+                window.extend((index, pts, (job, k)) for k, (index, pts, _, _) in enumerate(run))
+                run.clear()
 
         def drain(limit: int) -> None:
             while len(window) > limit:
                 index, pts, job = window.popleft()
-                image, coverage = job.result() if isinstance(job, Future) else (job, None)
+                image, coverage = job[0].result()[job[1]] if isinstance(job, tuple) else (job, None)
                 writer.write(image, pts)
                 if dump_dirs:
                     mask = np.zeros(image.shape[:2], np.uint8) if coverage is None else to_u8(coverage)
@@ -222,15 +241,17 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
                 head = _advance(prepared)  # faces of frames the decoder skipped
             pts = None if source.is_dir() else frame.pts_s
             if head is not None and head[0] == frame.index:
-                args = (frame.image_bgr_u8, head[1], cfg.blend, mark, frame.index, place)
-                job = pool.submit(merge_frame, *args)
-                window.append((frame.index, pts, job))
+                run.append((frame.index, pts, frame.image_bgr_u8, head[1]))
                 with_faces += 1
                 head = _advance(prepared)
+                if len(run) == FRAMES_PER_JOB:
+                    send()
             else:
+                send()
                 window.append((frame.index, pts, frame.image_bgr_u8))
             count += 1
-            drain(2 * cfg.workers)
+            drain(2 * cfg.workers * FRAMES_PER_JOB)
+        send()
         drain(0)
         encoded = writer.close()
     try:
