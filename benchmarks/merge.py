@@ -12,6 +12,10 @@ Usage: python benchmarks/merge.py [--frames 250] [--runs 3]
 
 from __future__ import annotations
 
+# isort: off
+import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREADS before numpy loads
+
+# isort: on
 import argparse
 import os
 import platform

@@ -11,6 +11,10 @@ Usage: python benchmarks/train.py [--steps 6] [--presets quick,hd] [--batches 8,
 
 from __future__ import annotations
 
+# isort: off
+import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREADS before numpy loads
+
+# isort: on
 import argparse
 import contextlib
 import os

@@ -7,6 +7,10 @@ Prints frames/s, median of --runs runs. Usage: python benchmarks/video_io.py [--
 
 from __future__ import annotations
 
+# isort: off
+import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREADS before numpy loads
+
+# isort: on
 import argparse
 import os
 import platform
