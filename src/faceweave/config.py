@@ -203,6 +203,16 @@ class MergeConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """How `faceweave eval` measures a swap."""
+
+    identity_every: int = opt(
+        0, "identity descriptor on every k-th frame; 0 picks k for about 50 samples", lo=0, hi=100000
+    )
+    floor_crf: int = opt(18, "crf of the dst re-encode scored as the codec floor", lo=0, hi=51)
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -210,6 +220,7 @@ class Config:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     merge: MergeConfig = field(default_factory=MergeConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

@@ -1,14 +1,16 @@
-"""Pseudo-videos of a still synthetic portrait: pose jitter, a mouth that opens and closes, blinks.
+"""Pseudo-videos of a still synthetic portrait: pose jitter, a mouth that opens and closes, blinks,
+and (in the expressive timeline) smiles, squints and raised brows.
 
 The expression warps are driven by the portrait's own face mesh: lower lip and chin move down
-(and the gap between the lips is painted dark), upper eyelids move down onto the lower ones.
-Every frame's true landmarks are known, so tests can check extraction against ground truth.
+(and the gap between the lips is painted dark), upper eyelids move down onto the lower ones, the
+mouth corners move up and out, the brows move up. Every frame's true landmarks and expression
+amounts are known, so tests and `faceweave eval` can score against ground truth.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +31,9 @@ Points = npt.NDArray[np.float64]
 INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 CHIN_POINT = 152
+MOUTH_CORNERS = (61, 291)
+# Brow contours (upper edge) of each side, outer to inner.
+BROWS = ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336))
 # Upper and lower lid contours of each eye, corner to corner.
 EYES = (
     ((33, 246, 161, 160, 159, 158, 157, 173, 133), (33, 7, 163, 144, 145, 153, 154, 155, 133)),
@@ -84,21 +89,91 @@ def lid_field(shape: tuple[int, int], lm: Points) -> npt.NDArray[np.float32]:
     return field
 
 
+def _gaussian_blob(
+    shape: tuple[int, int], centre: Points, sigma_xy: tuple[float, float]
+) -> npt.NDArray[np.float32]:
+    h, w = shape
+    xs = (np.arange(w, dtype=np.float32) - centre[0]) / sigma_xy[0]
+    ys = (np.arange(h, dtype=np.float32) - centre[1]) / sigma_xy[1]
+    return np.asarray(np.exp(-0.5 * (ys[:, None] ** 2 + xs[None, :] ** 2)), np.float32)
+
+
+def smile_field(shape: tuple[int, int], lm: Points) -> npt.NDArray[np.float32]:
+    """(h, w, 2) displacement of a full smile (amount 1): each mouth corner, and the cheek around
+    it, moves up by 0.16 and out by 0.08 mouth widths."""
+    field = np.zeros((*shape, 2), np.float32)
+    left, right = lm[MOUTH_CORNERS[0], :2], lm[MOUTH_CORNERS[1], :2]
+    width = float(np.linalg.norm(right - left))
+    for corner, outward in ((left, -1.0), (right, 1.0)):
+        blob = _gaussian_blob(shape, corner, (0.3 * width, 0.3 * width))
+        field[..., 0] += blob * outward * 0.08 * width
+        field[..., 1] += blob * -0.16 * width
+    return field
+
+
+def brow_field(shape: tuple[int, int], lm: Points) -> npt.NDArray[np.float32]:
+    """(h, w) vertical displacement of fully raised brows (amount 1): each brow moves up by 0.45
+    of its height above the eye, fading before the eye itself."""
+    field = np.zeros(shape, np.float32)
+    for brow, (upper, _) in zip(BROWS, EYES, strict=True):
+        points = lm[list(brow), :2]
+        gap = float(np.mean(lm[list(upper), 1]) - points[:, 1].mean())
+        width = float(np.ptp(points[:, 0]))
+        blob = _gaussian_blob(shape, points.mean(axis=0), (0.55 * width, 0.45 * max(gap, 1.0)))
+        field += blob * -0.45 * max(gap, 1.0)
+    return field
+
+
 @dataclass(frozen=True)
 class Expression:
     mouth_open: float  # 0 closed .. 1 wide open
-    blink: float  # 0 open eyes .. 1 closed
+    blink: float  # 0 open eyes .. 1 closed (a squint is a lasting half-close)
+    smile: float = 0.0  # 0 neutral .. 1 full smile
+    brow_raise: float = 0.0  # 0 resting .. 1 raised
+
+
+def _blink(t: float, phase: float, period_s: float = 2.2, length_s: float = 0.25) -> float:
+    """A triangular blink of `length_s` once per `period_s`."""
+    offset = abs((t / period_s + phase) % 1.0 - 0.5)
+    half = length_s / period_s / 2
+    return max(0.0, 1.0 - offset / half) if offset < half else 0.0
 
 
 def expression_at(t: float, seed: int = 0) -> Expression:
     """Mouth opens and closes every 1.6 s; a 0.25 s blink about every 2.2 s."""
     phase = (seed * 0.37) % 1.0
     mouth = 0.5 - 0.5 * math.cos(2 * math.pi * (t / 1.6 + phase))
-    blink_phase = (t / 2.2 + phase) % 1.0
-    blink = (
-        max(0.0, 1.0 - abs(blink_phase - 0.5) / (0.25 / 2.2)) if abs(blink_phase - 0.5) < 0.25 / 2.2 else 0.0
+    return Expression(mouth, _blink(t, phase))
+
+
+def _pulse(t: float, period_s: float, phase: float, sharpness: float = 2.0) -> float:
+    """0..1, raised-cosine bursts once per period, `sharpness` > 1 making them shorter."""
+    return float((0.5 - 0.5 * math.cos(2 * math.pi * (t / period_s + phase))) ** sharpness)
+
+
+def expressive_at(t: float, seed: int = 0) -> Expression:
+    """An expressive performance (dst): the mouth opens wide, smiles, squints, raised brows and
+    blinks, each on its own period so that no two move together for long."""
+    rng = np.random.default_rng(seed)
+    ph = rng.uniform(0, 1, 5)
+    squint = 0.55 * _pulse(t, 4.3, ph[3], 4.0)
+    blink = max(_blink(t, ph[4], 2.9, 0.25), squint)
+    return Expression(
+        mouth_open=_pulse(t, 2.1, ph[0], 1.5),
+        blink=blink,
+        smile=_pulse(t, 3.3, ph[1], 1.5),
+        brow_raise=_pulse(t, 3.9, ph[2], 2.0),
     )
-    return Expression(mouth, blink)
+
+
+def calm_at(t: float, seed: int = 0) -> Expression:
+    """A calm performance (src, as real src footage often is): a little talking, blinks, no smile."""
+    phase = (seed * 0.37) % 1.0
+    mouth = 0.25 * (0.5 - 0.5 * math.cos(2 * math.pi * (t / 1.3 + phase)))
+    return Expression(mouth, _blink(t, phase, 3.1))
+
+
+TIMELINES = {"demo": expression_at, "expressive": expressive_at, "calm": calm_at}
 
 
 class FacePuppet:
@@ -110,6 +185,8 @@ class FacePuppet:
         shape = image_hw(face)
         self.jaw = jaw_field(shape, self.landmarks)
         self.lids = lid_field(shape, self.landmarks)
+        self.smile = smile_field(shape, self.landmarks)
+        self.brows = brow_field(shape, self.landmarks)
         h, w = shape
         self._grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
 
@@ -125,9 +202,13 @@ class FacePuppet:
         return cls(face, faces[0].landmarks_478)
 
     def _field_for(self, expression: Expression) -> npt.NDArray[np.float32]:
-        """(h, w, 2) displacement: the expression only moves things down."""
+        """(h, w, 2) displacement of `expression` (x, y)."""
         dy = expression.mouth_open * self.jaw + expression.blink * self.lids
-        return np.dstack([np.zeros_like(dy), dy])
+        dy = dy + expression.brow_raise * self.brows
+        field = np.dstack([np.zeros_like(dy), dy])
+        if expression.smile:
+            field += expression.smile * self.smile
+        return field
 
     def landmarks_for(self, expression: Expression) -> Points:
         """Where the mesh points appear under `expression` (face-image pixels).
@@ -171,8 +252,11 @@ class TruthFrame:
     expression: Expression
 
 
+Timeline = Callable[[float, int], Expression]
+
+
 def scene_frames(
-    puppets: list[FacePuppet], spec: ClipSpec, seed: int = 0
+    puppets: list[FacePuppet], spec: ClipSpec, seed: int = 0, timeline: Timeline = expression_at
 ) -> Iterator[tuple[ImageBGR, list[TruthFrame]]]:
     """Frames with the puppets side by side (one column each), each moving and emoting on its own."""
     columns = len(puppets)
@@ -186,7 +270,7 @@ def scene_frames(
         frame = background
         truths = []
         for k, puppet in enumerate(puppets):
-            expression = expression_at(t, seed + k)
+            expression = timeline(t, seed + k)
             matrix = pose_matrix(image_hw(puppet.face), (slot_w, spec.height), t, seed + k)
             matrix[0, 2] += k * slot_w
             frame = place(puppet.render(expression), frame, matrix)
@@ -206,6 +290,7 @@ def write_puppet_clip(
     spec: ClipSpec,
     seed: int = 0,
     settings: EncodeSettings = EncodeSettings(crf=18, preset="veryfast"),
+    timeline: Timeline = expression_at,
 ) -> list[list[TruthFrame]]:
     """An expressive pseudo-video (one or several faces) with a tone soundtrack; returns every
     frame's ground truth, one TruthFrame per face."""
@@ -215,7 +300,7 @@ def write_puppet_clip(
     samples = tone(duration, spec.flash_s) if spec.audio else None
     with VideoWriter(path, fps=Fraction(spec.fps), settings=settings, audio_samples=samples,
                      audio_rate=AUDIO_RATE) as writer:  # fmt: skip
-        for frame, frame_truths in scene_frames(puppets, spec, seed):
+        for frame, frame_truths in scene_frames(puppets, spec, seed, timeline):
             writer.write(frame, frame_truths[0].pts_s)
             truth.append(frame_truths)
         writer.close()

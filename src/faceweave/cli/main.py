@@ -16,7 +16,20 @@ from typing import Any
 import click
 
 from faceweave import __version__
-from faceweave.cli import demo, extract, faceset, frames, init, merge, probe, run, train, verify, video
+from faceweave.cli import (
+    demo,
+    evaluate,
+    extract,
+    faceset,
+    frames,
+    init,
+    merge,
+    probe,
+    run,
+    train,
+    verify,
+    video,
+)
 from faceweave.errors import UserError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -62,7 +75,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-for module in (init, extract, faceset, train, merge, run, verify, frames, video, probe, demo):
+for module in (init, extract, faceset, train, merge, evaluate, run, verify, frames, video, probe, demo):
     cli.add_command(module.command)
 
 

@@ -16,7 +16,7 @@ from faceweave.merge.paste import region_of
 from faceweave.merge.placement import MarkPlacer
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import MergeInputs, merge_frame
-from faceweave.provenance.manifest import sign_to
+from faceweave.provenance.manifest import write_signed_png
 from faceweave.provenance.watermark import mark_field, new_payload
 from faceweave.records import ImageBGR
 
@@ -83,23 +83,10 @@ def write_preview(config: Config, inputs: MergeInputs, index: int, out: Path) ->
             prepared = Preparer(inputs.model, cfg, inputs.device).batch(faces)
             merged, _ = merge_frame(image, prepared, cfg.blend, mark, index, place)
             tiles.append(_labelled(merged[rows, cols], label))
-    return _write_png(out, np.hstack(tiles))
+    return write_signed_png(out, np.hstack(tiles))
 
 
 def write_comparison(config: Config, dst: Path, result: Path, index: int, out: Path) -> Path:
     """`out`: dst frame `index` | the same frame of the result, full frames side by side."""
     before, after = read_frame(dst, index, config), read_frame(result, index, config)
-    return _write_png(out, np.hstack([_labelled(before, "dst"), _labelled(after, "faceweave result")]))
-
-
-def _write_png(out: Path, image: ImageBGR) -> Path:
-    ok, data = cv2.imencode(".png", image)
-    if not ok:
-        raise UserError(f"could not encode {out}")
-    unsigned = out.with_name(f".{out.stem}.unsigned{out.suffix}")
-    try:
-        unsigned.write_bytes(data.tobytes())
-        sign_to(unsigned, out)  # exported pictures carry the manifest too, from their first byte
-    finally:
-        unsigned.unlink(missing_ok=True)
-    return out
+    return write_signed_png(out, np.hstack([_labelled(before, "dst"), _labelled(after, "faceweave result")]))

@@ -18,6 +18,7 @@ from faceweave.atomic import commit, temp_path_for
 from faceweave.errors import UserError
 from faceweave.provenance import SYNTHETIC_NOTE
 from faceweave.provenance.keys import SigningIdentity, signing_identity
+from faceweave.records import ImageBGR
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 FORMATS = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".jpg": "image/jpeg",
@@ -108,3 +109,19 @@ def read_manifest(path: Path) -> ManifestStatus:
     valid = str(state) in ("Valid", "Trusted") and not broken
     detail = "valid, signed by a self-made (untrusted) certificate" if valid else ", ".join(broken)
     return ManifestStatus(True, valid, not valid, generator, synthetic, detail)
+
+
+def write_signed_png(out: Path, image: ImageBGR) -> Path:
+    """`image` as a PNG at `out` that carries the signed manifest from its first byte."""
+    import cv2
+
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise UserError(f"could not encode {out}")
+    unsigned = out.with_name(f".{out.stem}.unsigned{out.suffix}")
+    try:
+        unsigned.write_bytes(data.tobytes())
+        sign_to(unsigned, out)
+    finally:
+        unsigned.unlink(missing_ok=True)
+    return out

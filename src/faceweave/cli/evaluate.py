@@ -1,0 +1,73 @@
+"""`faceweave eval`: how good is the swap? Identity, performance kept, stability, blend, untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from faceweave.cli.common import build_config, config_options, info, progress
+
+
+@click.command("eval")
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Workspace whose result.mp4, dst video and src faceset are the defaults.",
+)
+@click.option("--result", type=click.Path(path_type=Path), help="The swapped video (default: result.mp4).")
+@click.option("--dst", type=click.Path(path_type=Path), help="The dst video it was merged into.")
+@click.option(
+    "--src",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="src: a video, a faceset folder, a folder of pictures or pictures (repeatable).",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Report folder (default: the workspace's eval/).",
+)
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path),
+    help="A pseudo-video's true expression per frame (JSON), scored against too.",
+)
+@click.option("--identity-every", type=int, help="Identity on every k-th frame (0: about 50 samples).")
+@config_options
+def command(
+    workspace: Path,
+    result: Path | None,
+    dst: Path | None,
+    src: tuple[Path, ...],
+    out_dir: Path | None,
+    truth: Path | None,
+    identity_every: int | None,
+    config_path: Path | None,
+    preset: str | None,
+    set_: tuple[str, ...],
+) -> None:
+    """Score a swap: frame i of the result against frame i of dst, faces matched per track.
+
+    Writes eval/report.json, eval/report.html and eval/worst_frames.png and prints the summary."""
+    from faceweave.media.probe import probe_video
+    from faceweave.quality.report import summary_lines
+    from faceweave.quality.run import check_pair, run_eval, workspace_inputs
+    from faceweave.workspace import Workspace
+
+    ws = Workspace(workspace)
+    config_file = config_path or (ws.config if ws.config.is_file() else None)
+    config = build_config(config_file, preset, set_, {"eval": {"identity_every": identity_every}})
+    inputs = workspace_inputs(ws, result, dst, src, out_dir, truth)
+    check_pair(inputs.result, inputs.dst)
+    with progress(probe_video(inputs.dst).frame_count, "eval") as tick:
+        report = run_eval(config, inputs, tick, info)
+    for line in summary_lines(report):
+        click.echo(line)
+    info(f"scored in {report.seconds:.1f} s")
+    click.echo(f"report: {inputs.out_dir / 'report.html'}")

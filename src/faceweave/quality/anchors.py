@@ -1,0 +1,76 @@
+"""Calibration anchors for `faceweave eval`: videos whose verdict is known before scoring.
+
+"src's first face pasted still on every dst frame" carries src's identity perfectly and none of
+dst's performance; dst itself (passed through) is the opposite. A sound eval must put them on
+opposite sides of the identity and performance thresholds.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from faceweave.errors import UserError
+from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.media.decode import open_frames
+from faceweave.media.encode import EncodeSettings, VideoWriter
+from faceweave.media.probe import probe_video
+from faceweave.quality.features import STABLE_POINTS, inter_ocular
+from faceweave.records import ImageBGR
+from faceweave.train.data import FACE_OVAL
+
+Points = npt.NDArray[np.float64]
+
+
+def first_face(video: Path) -> tuple[ImageBGR, Points]:
+    """The first frame of `video` with a face, and that face's mesh."""
+    finder = MediapipeFaceFinder()
+    try:
+        for frame in open_frames(video):
+            faces = finder.find(frame.image_bgr_u8)
+            if faces:
+                return frame.image_bgr_u8, faces[0].landmarks_478
+    finally:
+        finder.close()
+    raise UserError(f"no face was found in {video}")
+
+
+def paste_still(image: ImageBGR, landmarks: Points, frame: ImageBGR, target: Points) -> ImageBGR:
+    """`image`'s face moved onto the face at `target` in `frame` (similarity on the stable points),
+    with a hull mask feathered over 10% of the inter-ocular distance."""
+    matrix, _ = cv2.estimateAffinePartial2D(
+        landmarks[list(STABLE_POINTS), :2].astype(np.float32),
+        target[list(STABLE_POINTS), :2].astype(np.float32),
+    )
+    h, w = frame.shape[:2]
+    warped = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    moved = landmarks[:, :2] @ matrix[:, :2].T + matrix[:, 2]
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(moved[list(FACE_OVAL)]).astype(np.int32)), (1.0,))
+    sigma = max(0.1 * inter_ocular(moved), 1.0)
+    soft = cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=int(sigma)), (0, 0), sigma)
+    out = frame * (1 - soft[..., None]) + warped * soft[..., None]
+    return np.asarray(np.clip(np.round(out), 0, 255), np.uint8)
+
+
+def write_pasted_still(src: Path, dst: Path, out: Path, crf: int = 18) -> Path:
+    """Every dst frame with src's first face pasted still over each dst face (frames without a
+    face pass through)."""
+    image, landmarks = first_face(src)
+    finder = MediapipeFaceFinder()
+    settings = EncodeSettings(crf=crf, preset="veryfast", audio="none")
+    try:
+        with VideoWriter(out, fps=Fraction(probe_video(dst).fps), settings=settings) as writer:
+            for frame in open_frames(dst):
+                picture = frame.image_bgr_u8
+                for face in finder.find(picture):
+                    picture = paste_still(image, landmarks, picture, face.landmarks_478)
+                writer.write(picture, frame.pts_s)
+            writer.close()
+    finally:
+        finder.close()
+    return out

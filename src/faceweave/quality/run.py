@@ -1,0 +1,309 @@
+"""`run_eval`: score a result video against its dst and src, and write the report.
+
+Steps: check that result and dst line up frame for frame; describe src's identity; re-encode dst
+as the codec floor; one pass measuring every dst face in dst, the result and the floor; scores,
+verdicts and the worst frames; report.json, report.html and worst_frames.png under `out_dir`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from faceweave.atomic import write_text_atomic
+from faceweave.config import Config
+from faceweave.errors import UserError
+from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.extract.identity import FaceDescriber
+from faceweave.extract.run import SUMMARY_NAME
+from faceweave.formats.aligned import list_face_files, read_aligned_face
+from faceweave.media.decode import IMAGE_SUFFIXES, list_images, open_frames
+from faceweave.media.encode import EncodeSettings, VideoWriter
+from faceweave.media.probe import probe_video
+from faceweave.quality import analysis
+from faceweave.quality.metrics import retrieval
+from faceweave.quality.observe import Observations, Observer
+from faceweave.quality.report import EvalReport, contact_sheet, plots, render_html, to_json, verdicts
+from faceweave.records import ImageBGR, VideoInfo
+from faceweave.workspace import Workspace
+
+Tick = Callable[[], None]
+MAX_SRC_SAMPLES = 50
+IDENTITY_SAMPLES = 50
+
+
+@dataclass(frozen=True)
+class EvalInputs:
+    result: Path
+    dst: Path
+    src: tuple[Path, ...]  # a video, a faceset folder, a folder of pictures, or pictures
+    out_dir: Path
+    truth: Path | None = None  # a pseudo-video's true expression per frame (JSON)
+
+
+def check_pair(result: Path, dst: Path) -> tuple[VideoInfo, VideoInfo]:
+    """Probe both videos; they must have the same frame count and size."""
+    for name, path in (("result", result), ("dst", dst)):
+        if not path.is_file():
+            raise UserError(f"the {name} video {path} does not exist")
+    result_info, dst_info = probe_video(result), probe_video(dst)
+    if (result_info.width, result_info.height) != (dst_info.width, dst_info.height):
+        raise UserError(
+            f"the result {result} is {result_info.width}x{result_info.height} but dst {dst} is "
+            f"{dst_info.width}x{dst_info.height}; eval compares frame i of each, so they must match"
+        )
+    if result_info.frame_count != dst_info.frame_count:
+        raise UserError(
+            f"the result {result} has {result_info.frame_count} frames but dst {dst} has "
+            f"{dst_info.frame_count}; eval compares frame i of each, so the counts must match"
+        )
+    return result_info, dst_info
+
+
+def _evenly(items: Sequence[Path], count: int) -> list[Path]:
+    if len(items) <= count:
+        return list(items)
+    return [items[round(i)] for i in np.linspace(0, len(items) - 1, count)]
+
+
+def _pictures(paths: Sequence[Path]) -> list[ImageBGR]:
+    import cv2
+
+    out = []
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise UserError(f"the src picture {path} cannot be read as an image")
+        out.append(np.asarray(image, np.uint8))
+    return out
+
+
+def _src_images(paths: tuple[Path, ...]) -> list[ImageBGR]:
+    """Pictures of src to find faces in: pictures given, a folder's pictures or a video's frames."""
+    if len(paths) == 1 and not paths[0].is_dir() and paths[0].suffix.lower() not in IMAGE_SUFFIXES:
+        info = probe_video(paths[0])
+        every = max(1, info.frame_count // MAX_SRC_SAMPLES)
+        return [f.image_bgr_u8 for f in open_frames(paths[0], on_error="skip") if f.index % every == 0]
+    files: list[Path] = []
+    for path in paths:
+        files.extend(list_images(path) if path.is_dir() else [path])
+    return _pictures(_evenly(files, MAX_SRC_SAMPLES))
+
+
+def src_descriptors(
+    paths: tuple[Path, ...], describer: FaceDescriber, finder: MediapipeFaceFinder
+) -> npt.NDArray[np.float64]:
+    """(n, 128) identity descriptors of src, from a faceset, pictures or a video."""
+    if not paths:
+        raise UserError("eval needs src: a video, a faceset folder or pictures (--src)")
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"the src input {path} does not exist")
+    faces = list_face_files(paths[0]) if len(paths) == 1 and paths[0].is_dir() else []
+    out = []
+    if faces:
+        for path in _evenly(faces, MAX_SRC_SAMPLES):
+            image, meta = read_aligned_face(path)
+            out.append(describer.describe(image, meta.landmarks_crop))
+    else:
+        for image in _src_images(paths):
+            found = finder.find(image)
+            if found:
+                out.append(describer.describe(image, found[0].landmarks_478))
+    if not out:
+        raise UserError(f"no face was found in src {', '.join(str(p) for p in paths)}")
+    return np.array(out)
+
+
+def write_floor(dst: Path, info: VideoInfo, out: Path, crf: int) -> Path:
+    """dst re-encoded once at `crf`, without sound: what re-encoding alone does to it."""
+    settings = EncodeSettings(crf=crf, preset="veryfast", audio="none")
+    with VideoWriter(out, fps=Fraction(info.fps), settings=settings) as writer:
+        for frame in open_frames(dst):
+            writer.write(frame.image_bgr_u8, frame.pts_s)
+        writer.close()
+    return out
+
+
+def observe_all(inputs: EvalInputs, floor: Path, identity_every: int, tick: Tick) -> Observations:
+    observer = Observer(identity_every, tick)
+    try:
+        streams = (open_frames(inputs.dst), open_frames(inputs.result), open_frames(floor))
+        for dst, result, floor_frame in zip(*streams, strict=False):
+            observer.frame(dst, result.image_bgr_u8, floor_frame.image_bgr_u8)
+    finally:
+        observer.close()
+    return observer.out
+
+
+def read_truth(path: Path) -> list[dict[str, float]]:
+    try:
+        frames = json.loads(path.read_text(encoding="utf-8"))["frames"]
+        return [{k: float(v) for k, v in f.items()} for f in frames]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"the truth file {path} is not a JSON object with a 'frames' list: {exc}") from exc
+
+
+def crops_for(
+    inputs: EvalInputs, worst: list[analysis.Worst], observations: Observations
+) -> dict[tuple[int, int], tuple[ImageBGR, ImageBGR]]:
+    """Square crops of dst and the result around the faces of the worst frames."""
+    wanted = {(w.frame_index, w.track) for w in worst}
+    boxes = {
+        (o.frame_index, o.track): o.box_xyxy for o in observations.faces if (o.frame_index, o.track) in wanted
+    }
+    frames = {i for i, _ in wanted}
+    out = {}
+    for dst, result in zip(open_frames(inputs.dst), open_frames(inputs.result), strict=False):
+        if dst.index not in frames:
+            continue
+        for (index, track), (x0, y0, x1, y1) in boxes.items():
+            if index == dst.index:
+                out[(index, track)] = (dst.image_bgr_u8[y0:y1, x0:x1], result.image_bgr_u8[y0:y1, x0:x1])
+    return out
+
+
+def run_eval(
+    config: Config, inputs: EvalInputs, tick: Tick = lambda: None, say: Callable[[str], None] = lambda _: None
+) -> EvalReport:
+    """Score `inputs.result` and write the report into `inputs.out_dir`."""
+    start = time.monotonic()
+    _, dst_info = check_pair(inputs.result, inputs.dst)
+    truth = read_truth(inputs.truth) if inputs.truth else None
+    every = config.eval.identity_every or max(1, dst_info.frame_count // IDENTITY_SAMPLES)
+    describer, finder = FaceDescriber(), MediapipeFaceFinder()
+    try:
+        src = src_descriptors(inputs.src, describer, finder)
+    finally:
+        finder.close()
+    out_dir = inputs.out_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the report folder {out_dir}: {exc.strerror}") from exc
+    floor = out_dir / ".codec_floor.mp4"
+    say(f"re-encoding dst at crf {config.eval.floor_crf} as the codec floor ...")
+    try:
+        write_floor(inputs.dst, dst_info, floor, config.eval.floor_crf)
+        observations = observe_all(inputs, floor, every, tick)
+    finally:
+        floor.unlink(missing_ok=True)
+    return _report(inputs, observations, src, every, truth, start)
+
+
+def _report(
+    inputs: EvalInputs,
+    observations: Observations,
+    src: npt.NDArray[np.float64],
+    every: int,
+    truth: list[dict[str, float]] | None,
+    start: float,
+) -> EvalReport:
+    if not observations.faces:
+        raise UserError(f"no face was found in dst {inputs.dst}; there is nothing to score")
+    if not any(o.result.features is not None for o in observations.faces):
+        raise UserError(
+            f"no face was found in the result {inputs.result} where dst {inputs.dst} has one; "
+            "is it the merge of this dst?"
+        )
+    sampled = [o for o in observations.faces if o.identity is not None]
+    ident = (
+        retrieval(
+            np.array([o.identity[0] for o in sampled if o.identity]),
+            src,
+            np.array([o.identity[1] for o in sampled if o.identity]),
+        )
+        if sampled
+        else None
+    )
+    values = analysis.scores(observations, ident)
+    tracks = analysis.group_tracks(observations)
+    worst = analysis.worst_frames(tracks)
+    if sampled and ident is not None:
+        src_c, dst_c = src.mean(axis=0), np.array([o.identity[1] for o in sampled if o.identity]).mean(axis=0)
+        identity_points = [
+            (
+                o.frame_index,
+                float(np.linalg.norm(o.identity[0] - src_c)),
+                float(np.linalg.norm(o.identity[0] - dst_c)),
+            )
+            for o in sampled
+            if o.identity
+        ]
+        far = max(identity_points, key=lambda p: p[1])
+        track = next(o.track for o in sampled if o.frame_index == far[0])
+        worst.insert(0, analysis.Worst("identity", far[0], track, far[1]))
+    report = EvalReport(
+        result=str(inputs.result),
+        dst=str(inputs.dst),
+        src=", ".join(str(p) for p in inputs.src),
+        frames=observations.frames,
+        width=observations.width,
+        height=observations.height,
+        dst_faces=len(observations.faces),
+        tracks=len(tracks),
+        identity_every=every,
+        seconds=round(time.monotonic() - start, 2),
+        values=values,
+        verdicts=verdicts(values["result"]),
+        worst=worst,
+        truth=analysis.truth_scores(tracks, truth) if truth else None,
+        out_dir=str(inputs.out_dir),
+    )
+    write_outputs(inputs, report, tracks, identity_points if sampled else [], observations)
+    return report
+
+
+def write_outputs(
+    inputs: EvalInputs,
+    report: EvalReport,
+    tracks: list[analysis.TrackSeries],
+    identity_points: list[tuple[int, float, float]],
+    observations: Observations,
+) -> None:
+    import cv2
+
+    from faceweave.provenance.manifest import write_signed_png
+
+    sheet = contact_sheet(report.worst, crops_for(inputs, report.worst, observations))
+    write_signed_png(inputs.out_dir / "worst_frames.png", sheet)
+    ok, png = cv2.imencode(".png", sheet)
+    figures = plots(tracks, identity_points)
+    write_text_atomic(
+        inputs.out_dir / "report.html", render_html(report, figures, png.tobytes() if ok else b"")
+    )
+    write_text_atomic(inputs.out_dir / "report.json", to_json(report) + "\n")
+
+
+def workspace_inputs(
+    ws: Workspace,
+    result: Path | None,
+    dst: Path | None,
+    src: tuple[Path, ...],
+    out_dir: Path | None,
+    truth: Path | None = None,
+) -> EvalInputs:
+    """The workspace's defaults for whatever was not given: result.mp4, the dst video its faceset
+    came from (else data_dst.mp4), the src faceset (else data_src.mp4), and eval/."""
+    if dst is None:
+        summary = ws.dst_aligned.parent / SUMMARY_NAME
+        dst = ws.dst_video
+        if summary.is_file():
+            # A damaged summary leaves data_dst.mp4, the convention, which is checked later.
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                dst = Path(json.loads(summary.read_text(encoding="utf-8"))["source"])
+    if not src:
+        src = (
+            (ws.src_aligned,)
+            if ws.src_aligned.is_dir() and list_face_files(ws.src_aligned)
+            else (ws.src_video,)
+        )
+    return EvalInputs(result or ws.result, dst, src, out_dir or ws.root / "eval", truth)

@@ -1,0 +1,153 @@
+"""`faceweave eval` end to end: the calibration anchors land on opposite sides, the truth is
+recovered, the report is written, and bad input gets one sentence and exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from faceweave.cli.main import cli
+from faceweave.config import load_config
+from faceweave.media.decode import open_frames
+from faceweave.media.encode import EncodeSettings, VideoWriter
+from faceweave.quality.anchors import write_pasted_still
+from faceweave.quality.report import EvalReport
+from faceweave.quality.run import EvalInputs, run_eval
+from tests.quality.conftest import EvalClips
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def evaluate(clips: EvalClips, result: Path, out: Path) -> EvalReport:
+    inputs = EvalInputs(result, clips.dst, (clips.src,), out, clips.truth)
+    return run_eval(load_config(overrides={"eval": {"identity_every": 3}}), inputs)
+
+
+@pytest.fixture(scope="module")
+def passthrough(eval_clips: EvalClips, tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
+    """dst itself as the "swap": every performance kept, src's identity absent."""
+    return evaluate(eval_clips, eval_clips.dst, tmp_path_factory.mktemp("passthrough"))
+
+
+@pytest.fixture(scope="module")
+def pasted(eval_clips: EvalClips, tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
+    """src's first face pasted still on every dst frame: src's identity, none of dst's performance."""
+    folder = tmp_path_factory.mktemp("pasted")
+    video = write_pasted_still(eval_clips.src, eval_clips.dst, folder / "pasted.mp4")
+    return evaluate(eval_clips, video, folder / "eval")
+
+
+def test_dst_passed_through_keeps_the_performance_and_fails_identity(passthrough: EvalReport) -> None:
+    result, verdicts = passthrough.values["result"], passthrough.verdicts
+    assert verdicts["retrieval"] == "poor" and verdicts["to_src"] == "poor"
+    for key in ("mouth_corr", "eye_corr", "smile_corr", "brow_corr", "pose_error", "skin_delta_e"):
+        assert verdicts[key] == "ok", (key, result[key])
+    assert result["swapped_share"] == 0.0
+
+
+def test_a_still_src_face_keeps_identity_and_fails_the_performance(pasted: EvalReport) -> None:
+    result, verdicts = pasted.values["result"], pasted.verdicts
+    assert verdicts["retrieval"] == "ok" and verdicts["to_src"] == "ok", result
+    assert result["to_src"] < result["to_dst"]  # type: ignore[operator]
+    for key in ("mouth_corr", "eye_corr", "expression_error"):
+        assert verdicts[key] == "poor", (key, result[key])
+    assert result["swapped_share"] == 1.0
+
+
+def test_the_codec_floor_reads_as_a_perfect_performance(passthrough: EvalReport) -> None:
+    floor = passthrough.values["floor"]
+    assert floor["mouth_corr"] > 0.95 and floor["eye_corr"] > 0.9  # type: ignore[operator]
+    assert floor["jitter_x_floor"] == 1.0 and floor["psnr_outside"] > 38  # type: ignore[operator]
+
+
+def test_the_measured_dst_follows_the_pseudo_videos_true_expression(passthrough: EvalReport) -> None:
+    assert passthrough.truth is not None
+    dst = passthrough.truth["dst"]
+    assert dst["mouth_open"] > 0.9 and dst["eye_open"] > 0.8 and dst["brow_raise"] > 0.8  # type: ignore[operator]
+
+
+def test_the_report_files_are_written_and_self_contained(pasted: EvalReport) -> None:
+    out = Path(pasted.out_dir)
+    document = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert document["verdicts"]["retrieval"] == "ok" and document["thresholds"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 3
+    assert re.search(r"""(src|href)=['"](?!data:)""", page) is None  # nothing fetched: opens offline
+    assert "synthetic" in page
+    sheet = (out / "worst_frames.png").read_bytes()
+    assert sheet.startswith(b"\x89PNG") and b"c2pa" in sheet  # signed like every picture we make
+    assert not list(out.glob(".*"))  # the codec floor's temporary video is gone
+
+
+def test_the_cli_prints_the_summary(eval_clips: EvalClips, tmp_path: Path) -> None:
+    result = run(
+        "eval",
+        "--result",
+        eval_clips.dst,
+        "--dst",
+        eval_clips.dst,
+        "--src",
+        eval_clips.src,
+        "-o",
+        tmp_path / "eval",
+        "--identity-every",
+        "10",
+    )
+    assert result.exit_code == 0, result.output
+    assert "mouth-opening correlation" in result.output and "poor" in result.output
+    assert (tmp_path / "eval" / "report.html").is_file()
+
+
+def assert_user_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def test_bad_input_is_one_sentence(eval_clips: EvalClips, tmp_path: Path) -> None:
+    clips = eval_clips
+    assert_user_error(
+        run("eval", "--result", clips.src, "--dst", clips.dst, "--src", clips.src, "-o", tmp_path), "frames"
+    )
+    assert_user_error(
+        run(
+            "eval", "--result", clips.dst, "--dst", clips.dst, "--src", tmp_path / "nope.mp4", "-o", tmp_path
+        ),
+        "src",
+        "does not exist",
+    )
+    assert_user_error(
+        run(
+            "eval", "--result", tmp_path / "none.mp4", "--dst", clips.dst, "--src", clips.src, "-o", tmp_path
+        ),
+        "does not exist",
+    )
+    assert_user_error(run("eval", "-w", tmp_path / "empty"), "does not exist")
+    blank = tmp_path / "blank.mp4"
+    with VideoWriter(blank, fps=Fraction(25), settings=EncodeSettings(crf=23, preset="ultrafast")) as writer:
+        for frame in open_frames(clips.dst):
+            writer.write(np.full_like(frame.image_bgr_u8, 128), frame.pts_s)
+        writer.close()
+    assert_user_error(
+        run("eval", "--result", blank, "--dst", clips.dst, "--src", clips.src, "-o", tmp_path),
+        "no face was found in the result",
+    )
+    assert_user_error(
+        run("eval", "--result", clips.dst, "--dst", blank, "--src", clips.src, "-o", tmp_path),
+        "no face was found in dst",
+    )
+    assert_user_error(
+        run("eval", "--result", clips.dst, "--dst", clips.dst, "--src", blank, "-o", tmp_path),
+        "no face was found in src",
+    )
