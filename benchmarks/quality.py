@@ -4,9 +4,10 @@ minutes of `quick` training, with the calibration anchors beside them.
 Each pair: a calm src clip (a little talking, blinks) of one bundled synthetic face and an
 expressive dst clip of another (the mouth opens wide, smiles, squints, raised brows, blinks), with
 their true expression per frame. Training runs in stages to step counts rather than wall time, so
-that a busy machine does not change the result: `--steps-per-min` (default 368, the rate the
-quick model trained at in a plain `faceweave demo` on the 2-core CPU, 5,147 steps in 14 min)
-times each stage's minutes. After each stage the model merges dst into `result_<stage>.mp4`.
+that a busy machine does not change the result: `--steps-per-min` (default 660: the quick
+preset trained at 11 steps/s on the 2-core CPU while little else ran, 855 steps in 78 s of this
+benchmark's `model/train_log.jsonl`) times each stage's minutes. After each stage the model
+merges dst into `result_<stage>.mp4`.
 
 `score` then runs `faceweave eval` on every result (against the pair's truth) and on three
 anchors: dst re-encoded at crf 18 (the codec floor), dst passed through as the "swap" (identity
@@ -14,7 +15,8 @@ must fail) and src's first face pasted still on every dst frame (performance mus
 prints one markdown table.
 
 Usage: python benchmarks/quality.py train [--pairs 0,1] [--stages 5,15,60] [--out bench_quality]
-       python benchmarks/quality.py score [--out bench_quality]
+       python benchmarks/quality.py score [--pairs 0,1] [--out bench_quality]
+       python benchmarks/quality.py speed [--runs 3]   (eval's own speed on a 10 s 720p clip)
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREA
 # isort: on
 import argparse
 import json
+import math
 import shutil
+import statistics
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -36,6 +40,10 @@ from faceweave.extract.run import run_extract
 from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
 from faceweave.pseudovideo import FacePuppet, calm_at, expressive_at, write_puppet_clip
+from faceweave.quality.analysis import ROWS
+from faceweave.quality.anchors import write_pasted_still
+from faceweave.quality.report import EvalReport
+from faceweave.quality.run import EvalInputs, run_eval
 from faceweave.train.run import run_train
 from faceweave.workspace import Workspace, init_workspace
 
@@ -84,11 +92,84 @@ def train_stages(ws: Workspace, config: Config, stages: list[float], steps_per_m
         shutil.copyfile(ws.result, result)
 
 
+def score_one(config: Config, ws: Workspace, result: Path, name: str) -> EvalReport:
+    inputs = EvalInputs(
+        result, ws.dst_video, (ws.src_aligned,), ws.root / f"eval_{name}", ws.root / "truth.json"
+    )
+    report = run_eval(config, inputs)
+    print(f"{ws.root.name} {name}: scored in {report.seconds:.1f} s")
+    return report
+
+
+def score(out: Path, pairs: list[int], config: Config) -> None:
+    """Every result and the anchors of each pair, one markdown table."""
+    columns: list[tuple[str, EvalReport]] = []
+    for pair in pairs:
+        ws = pair_workspace(out, pair)
+        stages = sorted(ws.root.glob("result_*min.mp4"), key=lambda p: float(p.stem.split("_")[1][:-3]))
+        for result in stages:
+            columns.append(
+                (f"pair {pair}, {result.stem.split('_')[1]}", score_one(config, ws, result, result.stem))
+            )
+        if pair == pairs[0]:
+            passthrough = score_one(config, ws, ws.dst_video, "passthrough")
+            pasted = write_pasted_still(ws.src_video, ws.dst_video, ws.root / "pasted_still.mp4")
+            columns.append((f"pair {pair}: src face pasted still", score_one(config, ws, pasted, "pasted")))
+            columns.append((f"pair {pair}: dst passed through", passthrough))
+    print_table(columns)
+    document = {name: {"values": r.values, "verdicts": r.verdicts, "truth": r.truth} for name, r in columns}
+    (out / "scores.json").write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
+
+
+def _cell(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "inf" if value == math.inf else "n/a"
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def print_table(columns: list[tuple[str, EvalReport]]) -> None:
+    floor = columns[-1][1].values["floor"]
+    print("| metric | threshold | " + " | ".join(name for name, _ in columns) + " | codec floor |")
+    print("| --- | --- |" + " --- |" * (len(columns) + 1))
+    for row in ROWS:
+        cells = [
+            f"{_cell(r.values['result'].get(row.key))}{'' if r.verdicts[row.key] != 'poor' else ' ✗'}"
+            for _, r in columns
+        ]
+        bound = f"{row.better} {row.threshold:g} {row.unit}".strip()
+        print(f"| {row.label} | {bound} | " + " | ".join(cells) + f" | {_cell(floor.get(row.key))} |")
+    for feature in ("mouth_open", "eye_open", "smile", "brow_raise"):
+        cells = [_cell((r.truth or {}).get("result", {}).get(feature)) for _, r in columns]
+        dst = columns[-1][1].truth
+        print(
+            f"| {feature} vs true expression | | "
+            + " | ".join(cells)
+            + f" | {_cell((dst or {}).get('dst', {}).get(feature))} (dst) |"
+        )
+
+
+def speed(out: Path, config: Config, runs: int) -> None:
+    """Seconds to score a 10 s 720p clip (250 frames) against itself: the same work as a swap."""
+    folder = out / "speed"
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / "dst_720p.mp4"
+    if not dst.is_file():
+        spec = ClipSpec(seconds=10.0, fps=25, width=1280, height=720, seed=7)
+        write_puppet_clip(dst, FacePuppet.from_image(load_sample_face(1)), spec, 7, timeline=expressive_at)
+    times = []
+    for k in range(runs):
+        report = run_eval(config, EvalInputs(dst, dst, (dst,), folder / "eval"))
+        times.append(report.seconds)
+        print(f"run {k + 1}: {report.seconds:.1f} s for {report.frames} frames")
+    print(f"median of {runs}: {statistics.median(times):.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("phase", choices=("train", "score"))
+    parser.add_argument("phase", choices=("train", "score", "speed"))
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pairs", default="0,1")
     parser.add_argument("--stages", default="5,15,60")
     parser.add_argument("--steps-per-min", type=float, default=660.0)
@@ -102,6 +183,10 @@ def main() -> None:
             ws = pair_workspace(args.out, pair)
             make_pair(ws, pair, config)
             train_stages(ws, config, stages, args.steps_per_min)
+    elif args.phase == "score":
+        score(args.out, pairs, config)
+    else:
+        speed(args.out, config, args.runs)
 
 
 if __name__ == "__main__":

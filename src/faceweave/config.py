@@ -207,7 +207,7 @@ class EvalConfig:
     """How `faceweave eval` measures a swap."""
 
     identity_every: int = opt(
-        0, "identity descriptor on every k-th frame; 0 picks k for about 50 samples", lo=0, hi=100000
+        0, "identity descriptor on every k-th frame; 0 picks k for about 30 samples", lo=0, hi=100000
     )
     floor_crf: int = opt(18, "crf of the dst re-encode scored as the codec floor", lo=0, hi=51)
 

@@ -12,7 +12,7 @@ from faceweave.pseudovideo import Expression, FacePuppet
 from faceweave.quality.anchors import paste_still
 from faceweave.quality.features import features
 from faceweave.quality.metrics import seam_ratio
-from faceweave.quality.pixels import face_regions, measure, psnr, untouched_error
+from faceweave.quality.pixels import face_regions, measure, psnr, untouched_error, untouched_mask
 from faceweave.records import ImageBGR, image_hw
 from tests.quality.conftest import MeshedFace
 
@@ -69,8 +69,9 @@ def test_untouched_psnr_sees_the_background_not_the_face(meshed_face: MeshedFace
     in_face[y - 10 : y + 10, x - 10 : x + 10] = 0
     corner = image.copy()
     corner[:20, :20] = 255 - corner[:20, :20]
-    assert psnr(*untouched_error(image, in_face, [landmarks])) == float("inf")
-    assert psnr(*untouched_error(image, corner, [landmarks])) < 40
+    outside = untouched_mask(image_hw(image), [landmarks])
+    assert psnr(*untouched_error(image, in_face, outside)) == float("inf")
+    assert psnr(*untouched_error(image, corner, outside)) < 40
 
 
 def test_features_follow_each_expression_of_the_puppet() -> None:

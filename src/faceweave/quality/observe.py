@@ -26,6 +26,7 @@ from faceweave.quality.pixels import (
     measure,
     skin_points,
     untouched_error,
+    untouched_mask,
 )
 from faceweave.records import Frame, ImageBGR, image_hw
 
@@ -118,8 +119,9 @@ class Observer:
                 )
                 self.out.faces.append(observed[0])
                 dst_meshes.append(observed[1])
+        outside = untouched_mask(image_hw(image), dst_meshes)
         for name, picture in (("result", result), ("floor", floor)):
-            sse, count = untouched_error(image, picture, dst_meshes)
+            sse, count = untouched_error(image, picture, outside)
             self.out.untouched[name][0] += sse
             self.out.untouched[name][1] += count
         self.tick()

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.quality.features import BROWS, inter_ocular
-from faceweave.records import ImageBGR, image_hw
+from faceweave.records import ImageBGR
 from faceweave.train.data import EYES, FACE_OVAL, MOUTH
 
 Mask = npt.NDArray[np.bool_]
@@ -154,18 +154,31 @@ def face_difference(regions: FaceRegions, a: ImageBGR, b: ImageBGR) -> float:
     return float(diff[regions.hull].mean()) if regions.hull.any() else 0.0
 
 
-def untouched_error(dst: ImageBGR, other: ImageBGR, faces: list[Points]) -> tuple[float, int]:
-    """(sum of squared errors, values compared) outside every face's hull grown by
-    UNTOUCHED_MARGIN_IOD: what the swap should have left exactly as it was."""
-    shape = image_hw(dst)
-    selected = np.ones(shape, np.bool_)
+def untouched_mask(frame_hw: tuple[int, int], faces: list[Points]) -> Mask:
+    """Pixels outside every face's hull grown by UNTOUCHED_MARGIN_IOD: what a swap should leave
+    exactly as it was. The growing is a distance transform in a box around each face only."""
+    h, w = frame_hw
+    selected = np.ones((h, w), np.bool_)
     for landmarks in faces:
         p = np.asarray(landmarks, np.float64)[:, :2]
-        grow = int(UNTOUCHED_MARGIN_IOD * max(inter_ocular(p), 2.0))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-        selected &= cv2.dilate(_fill(shape, p[list(FACE_OVAL)]), kernel) == 0
-    diff = dst[selected].astype(np.float64) - other[selected].astype(np.float64)
-    return float(np.sum(diff**2)), int(diff.size)
+        grow = UNTOUCHED_MARGIN_IOD * max(inter_ocular(p), 2.0)
+        x0, y0 = (max(0, int(v - grow - 2)) for v in p.min(axis=0))
+        x1, y1 = (int(v + grow + 3) for v in p.max(axis=0))
+        x1, y1 = min(w, x1), min(h, y1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        hull = _fill((y1 - y0, x1 - x0), p[list(FACE_OVAL)] - (x0, y0))
+        outside = cv2.distanceTransform(1 - hull, cv2.DIST_L2, 3) > grow
+        selected[y0:y1, x0:x1] &= outside
+    return selected
+
+
+def untouched_error(dst: ImageBGR, other: ImageBGR, selected: Mask) -> tuple[float, int]:
+    """(sum of squared errors, values compared) of two frames where `selected`."""
+    keep = selected.astype(np.uint8)
+    diff = cv2.absdiff(dst, other)
+    diff = cv2.bitwise_and(diff, diff, mask=keep)
+    return float(cv2.norm(diff, cv2.NORM_L2SQR)), 3 * int(cv2.countNonZero(keep))
 
 
 def psnr(sse: float, count: int) -> float:
