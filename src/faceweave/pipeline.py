@@ -19,6 +19,8 @@ from faceweave.formats.aligned import list_face_files
 from faceweave.media.probe import probe_video
 from faceweave.merge.preview import write_comparison
 from faceweave.merge.run import MergeReport, run_merge
+from faceweave.quality.report import EvalReport
+from faceweave.quality.run import run_eval, workspace_inputs
 from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.train.run import TrainReport, run_train
 from faceweave.workspace import Workspace, init_workspace
@@ -33,6 +35,7 @@ class PipelineReport:
     trained: TrainReport | None  # None when the training target was already reached
     merged: MergeReport
     comparison: Path
+    evaluation: EvalReport | None  # None when the result could not be scored (the reason was said)
 
 
 def extraction_done(ws: Workspace, side: str, source: Path) -> bool:
@@ -89,9 +92,39 @@ def run_pipeline(
     say("merging the swapped faces into every dst frame ...")
     merged = run_merge(config, ws)
     say(f"merged {merged.frames} frames ({merged.frames_with_faces} with faces) in {merged.seconds:.1f} s")
+    evaluation = evaluate(config, ws, say)
     middle = _middle_face_frame(ws)
-    comparison = write_comparison(config, dst, merged.result, middle, ws.root / "comparison.png")
-    return PipelineReport(ws, (extracted[0], extracted[1]), trained, merged, comparison)
+    captions = comparison_captions(evaluation) if evaluation else []
+    comparison = write_comparison(config, dst, merged.result, middle, ws.root / "comparison.png", captions)
+    return PipelineReport(ws, (extracted[0], extracted[1]), trained, merged, comparison, evaluation)
+
+
+def evaluate(config: Config, ws: Workspace, say: Say) -> EvalReport | None:
+    """`faceweave eval` of the fresh result; a result it cannot score is said, not fatal: the
+    video is made, and the user learns why it has no scores."""
+    say("scoring the result (faceweave eval) ...")
+    try:
+        return run_eval(config, workspace_inputs(ws, None, None, (), None))
+    except UserError as exc:
+        say(f"eval could not score the result: {exc}")
+        return None
+
+
+def comparison_captions(report: EvalReport) -> list[str]:
+    """The eval figures a glance at comparison.png should carry."""
+    r, v = report.values["result"], report.verdicts
+
+    def cell(key: str, fmt: str) -> str:
+        value = r.get(key)
+        return "n/a" if value is None else f"{format(value, fmt)} ({v.get(key, '')})"
+
+    return [
+        f"identity: closer to src {cell('retrieval', '.0%')}, distance to src {cell('to_src', '.2f')}",
+        f"performance: mouth {cell('mouth_corr', '.2f')}, eyes {cell('eye_corr', '.2f')}, "
+        f"smile {cell('smile_corr', '.2f')}, pose error {cell('pose_error', '.1f')} deg",
+        f"stability: jitter {cell('jitter_x_floor', '.1f')}x, flicker {cell('flicker_x_floor', '.1f')}x "
+        f"codec floor; skin dE {cell('skin_delta_e', '.1f')}, seam {cell('seam_x_dst', '.2f')}x dst",
+    ]
 
 
 def _middle_face_frame(ws: Workspace) -> int:

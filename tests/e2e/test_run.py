@@ -40,6 +40,9 @@ def test_run_swaps_inside_the_face_only_and_resumes(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     result = ws / "result.mp4"
     assert f"result:     {result}" in first.output and (ws / "comparison.png").is_file()
+    # the run ends with eval's summary (or says why the 3-step model's result could not be scored)
+    assert "eval of " in first.output or "eval could not score the result" in first.output
+    assert (ws / "eval" / "report.json").is_file() or "eval could not score" in first.output
     info = probe_video(result)
     assert info.has_audio and info.frame_count == probe_video(clips["dst"]).frame_count
 

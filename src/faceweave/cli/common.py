@@ -69,3 +69,14 @@ def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
     with click.progressbar(length=max(total, 1), label=label, show_eta=True, show_pos=True,
                            file=sys.stderr) as bar:  # fmt: skip
         yield lambda: bar.update(1)
+
+
+def print_eval(evaluation: Any, report_dir: Path) -> None:
+    """`faceweave eval`'s one-screen summary (an EvalReport, or None when it could not score)."""
+    from faceweave.quality.report import summary_lines
+
+    if evaluation is None:
+        return
+    for line in summary_lines(evaluation):
+        click.echo(line)
+    click.echo(f"report:     {report_dir / 'report.html'}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info
+from faceweave.cli.common import build_config, config_options, info, print_eval
 
 # With extraction and merging, the whole demo takes about 15 minutes on a 2-core CPU: the time the
 # quick model needs to show a recognisable swap.
@@ -52,3 +52,4 @@ def command(
     click.echo(
         f"watermark:   {pipeline.merged.watermark:016x} (check: faceweave verify {pipeline.merged.result})"
     )
+    print_eval(pipeline.evaluation, pipeline.workspace.root / "eval")

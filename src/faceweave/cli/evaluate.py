@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, progress
+from faceweave.cli.common import build_config, config_options, info, print_eval, progress
 
 
 @click.command("eval")
@@ -56,7 +56,6 @@ def command(
 
     Writes eval/report.json, eval/report.html and eval/worst_frames.png and prints the summary."""
     from faceweave.media.probe import probe_video
-    from faceweave.quality.report import summary_lines
     from faceweave.quality.run import check_pair, run_eval, workspace_inputs
     from faceweave.workspace import Workspace
 
@@ -67,7 +66,5 @@ def command(
     check_pair(inputs.result, inputs.dst)
     with progress(probe_video(inputs.dst).frame_count, "eval") as tick:
         report = run_eval(config, inputs, tick, info)
-    for line in summary_lines(report):
-        click.echo(line)
     info(f"scored in {report.seconds:.1f} s")
-    click.echo(f"report: {inputs.out_dir / 'report.html'}")
+    print_eval(report, inputs.out_dir)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info
+from faceweave.cli.common import build_config, config_options, info, print_eval
 from faceweave.cli.train import parse_minutes
 
 
@@ -45,3 +45,4 @@ def command(
     report = run_pipeline(config, workspace, src, dst, info)
     click.echo(f"result:     {report.merged.result}")
     click.echo(f"comparison: {report.comparison} (dst frame | merged frame)")
+    print_eval(report.evaluation, report.workspace.root / "eval")

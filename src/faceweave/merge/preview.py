@@ -86,7 +86,17 @@ def write_preview(config: Config, inputs: MergeInputs, index: int, out: Path) ->
     return write_signed_png(out, np.hstack(tiles))
 
 
-def write_comparison(config: Config, dst: Path, result: Path, index: int, out: Path) -> Path:
-    """`out`: dst frame `index` | the same frame of the result, full frames side by side."""
+def write_comparison(
+    config: Config, dst: Path, result: Path, index: int, out: Path, captions: list[str] | None = None
+) -> Path:
+    """`out`: dst frame `index` | the same frame of the result, full frames side by side, with
+    `captions` (eval's figures) in a strip below."""
     before, after = read_frame(dst, index, config), read_frame(result, index, config)
-    return write_signed_png(out, np.hstack([_labelled(before, "dst"), _labelled(after, "faceweave result")]))
+    picture = np.hstack([_labelled(before, "dst"), _labelled(after, "faceweave result")])
+    if captions:
+        strip = np.zeros((10 + 22 * len(captions), picture.shape[1], 3), np.uint8)
+        for k, line in enumerate(captions):
+            cv2.putText(strip, line, (6, 22 + 22 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.48, (255, 255, 255), 1,
+                        cv2.LINE_AA)  # fmt: skip
+        picture = np.vstack([picture, strip])
+    return write_signed_png(out, picture)
