@@ -115,6 +115,31 @@ def assert_user_error(result: Result, *fragments: str) -> None:
         assert fragment in errors[0]
 
 
+def test_src_may_be_a_folder_of_plain_pictures(eval_clips: EvalClips, tmp_path: Path) -> None:
+    import cv2
+
+    from faceweave.assets import load_sample_face
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    cv2.imwrite(str(pictures / "a.png"), load_sample_face(0))
+    cv2.imwrite(str(pictures / "b.jpg"), load_sample_face(0))
+    result = run(
+        "eval",
+        "--result",
+        eval_clips.dst,
+        "--dst",
+        eval_clips.dst,
+        "--src",
+        pictures,
+        "-o",
+        tmp_path / "eval",
+        "--identity-every",
+        "25",
+    )
+    assert result.exit_code == 0, result.output
+
+
 def test_bad_input_is_one_sentence(eval_clips: EvalClips, tmp_path: Path) -> None:
     clips = eval_clips
     assert_user_error(
@@ -134,6 +159,25 @@ def test_bad_input_is_one_sentence(eval_clips: EvalClips, tmp_path: Path) -> Non
         "does not exist",
     )
     assert_user_error(run("eval", "-w", tmp_path / "empty"), "does not exist")
+    bad_truth = tmp_path / "truth.json"
+    bad_truth.write_text('{"frames": [{"mouth_open": 0.5}]}', encoding="utf-8")
+    assert_user_error(
+        run(
+            "eval",
+            "--result",
+            clips.dst,
+            "--dst",
+            clips.dst,
+            "--src",
+            clips.src,
+            "--truth",
+            bad_truth,
+            "-o",
+            tmp_path,
+        ),
+        "truth file",
+        "blink",
+    )
     blank = tmp_path / "blank.mp4"
     with VideoWriter(blank, fps=Fraction(25), settings=EncodeSettings(crf=23, preset="ultrafast")) as writer:
         for frame in open_frames(clips.dst):

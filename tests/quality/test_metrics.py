@@ -82,3 +82,8 @@ def test_retrieval_counts_who_each_face_is_closer_to() -> None:
     result = np.vstack([src[:3] + 0.01, dst[:1]])
     r = m.retrieval(result, src, dst)
     assert r.closer_to_src == 0.75 and r.samples == 4 and r.to_src < r.to_dst
+
+
+def test_flicker_keeps_one_value_per_frame_even_without_skin_points() -> None:
+    empty = np.zeros((6, 0))
+    assert m.flicker(empty, empty).shape == (6,)

@@ -38,7 +38,7 @@ from faceweave.cli.common import build_config, config_options, info, print_eval,
     type=click.Path(path_type=Path),
     help="A pseudo-video's true expression per frame (JSON), scored against too.",
 )
-@click.option("--identity-every", type=int, help="Identity on every k-th frame (0: about 50 samples).")
+@click.option("--identity-every", type=int, help="Identity on every k-th frame (0: about 30 samples).")
 @config_options
 def command(
     workspace: Path,

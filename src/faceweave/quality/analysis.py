@@ -54,6 +54,7 @@ ROWS = (
     Row("sharpness_x_dst", "blend", "sharpness of the face", ">=", 0.5, "x dst"),
     Row("psnr_outside", "untouched", "PSNR outside the face", ">=", 35.0, "dB"),
     Row("swapped_share", "untouched", "dst faces swapped", ">=", 0.95),
+    Row("face_found_share", "untouched", "result faces the mesh finds", ">=", 0.95),
 )
 # Per-frame series of each candidate, with the direction that is worse (for the worst frames).
 FRAME_SERIES = (
@@ -304,12 +305,17 @@ def scores(observations: Observations, retrieval: m.Retrieval | None) -> dict[st
     return out
 
 
+def main_track(tracks: list[TrackSeries]) -> TrackSeries:
+    """The track with the most dst faces."""
+    return max(tracks, key=lambda t: int(np.isfinite(t.iod).sum()))
+
+
 def truth_scores(
     tracks: list[TrackSeries], truth: list[dict[str, float]]
 ) -> dict[str, dict[str, float | None]]:
     """Correlation of dst's and the result's signals with the pseudo-video's true expression
     amounts (the longest track; eye opening against minus the blink)."""
-    track = max(tracks, key=lambda t: len(t.frame_indices))
+    track = main_track(tracks)
     pairs = (
         ("mouth_open", "mouth_open", 1.0),
         ("eye_open", "blink", -1.0),

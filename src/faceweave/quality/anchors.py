@@ -46,6 +46,8 @@ def paste_still(image: ImageBGR, landmarks: Points, frame: ImageBGR, target: Poi
         landmarks[list(STABLE_POINTS), :2].astype(np.float32),
         target[list(STABLE_POINTS), :2].astype(np.float32),
     )
+    if matrix is None:  # degenerate points: nothing sensible to paste
+        return frame
     h, w = frame.shape[:2]
     warped = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     moved = landmarks[:, :2] @ matrix[:, :2].T + matrix[:, 2]

@@ -2,8 +2,9 @@
 raise, gaze and head pose, each in units that do not depend on the face's size or place.
 
 Points are first moved into the face's own frame (origin between the eyes, axes from
-`extract.pose.face_axes`, unit = inter-ocular distance), so a head that turns or comes closer does
-not read as an expression. Every function here is pure: landmarks in, numbers out.
+`extract.pose.face_axes` with a "down" from forehead to nose that the jaw does not tilt, unit =
+inter-ocular distance), so a head that turns or comes closer does not read as an expression, and
+an opening mouth does not read as a nod. Every function here is pure: landmarks in, numbers out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.extract.pose import face_axes, head_pose
+from faceweave.extract.pose import RIGID_DOWN, face_axes, head_pose
 
 Points = npt.NDArray[np.float64]
 
@@ -60,7 +61,7 @@ def to_face_frame(landmarks_478: Points) -> Points:
         p = np.hstack([p, np.zeros((len(p), 1))])
     origin = (p[list(RIGHT_EYE_CORNERS)].mean(axis=0) + p[list(LEFT_EYE_CORNERS)].mean(axis=0)) / 2
     scale = max(inter_ocular(p), 1e-9)
-    return np.asarray(((p - origin) @ face_axes(p)) / scale, np.float64)
+    return np.asarray(((p - origin) @ face_axes(p, RIGID_DOWN)) / scale, np.float64)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def features(landmarks_478: Points) -> Features:
     l_open, l_gx, l_gy = _eye(f, LEFT_EYE_CORNERS, LEFT_LIDS, LEFT_IRIS)
     corners_y = float(f[list(MOUTH_CORNERS), 1].mean())
     eye_line_y = float(f[list(RIGHT_EYE_CORNERS + LEFT_EYE_CORNERS), 1].mean())
-    pose = head_pose(np.asarray(landmarks_478, np.float64))
+    pose = head_pose(np.asarray(landmarks_478, np.float64), RIGID_DOWN)
     return Features(
         mouth_open=_gap(f, INNER_LIPS),
         eye_open=(r_open + l_open) / 2,

@@ -68,7 +68,7 @@ def expression_error(result_pts: npt.NDArray[np.float64], dst_pts: npt.NDArray[n
     frames = np.isfinite(residual).all(axis=(1, 2))
     out = np.full(len(residual), np.nan)
     if frames.any():
-        static = residual[frames].mean(axis=0)
+        static = np.median(residual[frames], axis=0)  # a glitch of the mesh must not move it
         out[frames] = np.linalg.norm(residual[frames] - static, axis=2).mean(axis=1)
     return out
 
@@ -97,7 +97,10 @@ def flicker(result_light: npt.NDArray[np.float64], dst_light: npt.NDArray[np.flo
     where dst's does not. Points move with dst's face, so motion is not counted."""
     change_r = np.diff(result_light, axis=0)
     change_d = np.diff(dst_light, axis=0)
-    step = np.nanmean(np.abs(change_r - change_d), axis=1) if change_r.size else np.zeros(0)
+    step = np.full(change_r.shape[0], np.nan)
+    gap = np.abs(change_r - change_d)
+    rows = np.isfinite(gap).any(axis=1) if gap.size else np.zeros(change_r.shape[0], np.bool_)
+    step[rows] = np.nanmean(gap[rows], axis=1)
     return np.concatenate([[np.nan], step])
 
 

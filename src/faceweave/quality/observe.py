@@ -92,11 +92,25 @@ class Observer:
         self.identity_every = max(identity_every, 1)
         self.tick = say_progress
         self.out = Observations()
+        self.seen: dict[int, int] = {}  # faces observed per track
+        self.last_frame: dict[int, int] = {}
 
     def close(self) -> None:
         self.finder.close()
         for mesher in self.meshers.values():
             mesher.close()
+
+    def _close_gone(self, index: int, tracks: list[int]) -> None:
+        """Close the meshers of tracks the tracker has given up on (long footage makes many)."""
+        for track in tracks:
+            self.last_frame[track] = index
+        for track, last in list(self.last_frame.items()):
+            if index - last > self.tracker.max_gap:
+                for stream in STREAMS:
+                    mesher = self.meshers.pop((stream, track), None)
+                    if mesher is not None:
+                        mesher.close()
+                del self.last_frame[track]
 
     def _mesher(self, stream: str, track: int) -> FaceMesher:
         key = (stream, track)
@@ -111,6 +125,7 @@ class Observer:
         self.out.height, self.out.width = image.shape[:2]
         faces = self.finder.find(image)
         tracks = self.tracker.assign(dst.index, [f.bbox_xyxy for f in faces])
+        self._close_gone(dst.index, tracks)
         dst_meshes = []
         with native_stderr_silenced():
             for face, track in zip(faces, tracks, strict=True):
@@ -146,7 +161,9 @@ class Observer:
         result_reading, result_landmarks = _read(self._mesher("result", track), result, box, regions)
         floor_reading, _ = _read(self._mesher("floor", track), floor, box, regions)
         identity = None
-        if index % self.identity_every == 0:
+        seen = self.seen.get(track, 0)
+        self.seen[track] = seen + 1
+        if seen % self.identity_every == 0:  # per track, from its first face: short tracks count too
             identity = (
                 self.describer.describe(
                     result, result_landmarks if result_landmarks is not None else dst_landmarks

@@ -15,7 +15,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from faceweave.quality.analysis import FRAME_SERIES, ROWS, TrackSeries, Worst, frame_series, verdict
+from faceweave.quality.analysis import (
+    FRAME_SERIES,
+    ROWS,
+    TrackSeries,
+    Worst,
+    frame_series,
+    main_track,
+    verdict,
+)
 from faceweave.quality.features import Features
 from faceweave.records import ImageBGR
 
@@ -72,7 +80,7 @@ def summary_lines(report: EvalReport) -> list[str]:
         )
     good = sum(v == "ok" for v in report.verdicts.values())
     rated = sum(v != "n/a" for v in report.verdicts.values())
-    lines.append(f"{good} of {rated} rated rows ok; floor = dst re-encoded at crf 18, scored as a result")
+    lines.append(f"{good} of {rated} rated rows ok; floor = dst re-encoded, scored as if it were a result")
     if report.truth:
         parts = [f"{k} {_fmt(v)}" for k, v in report.truth["result"].items()]
         lines.append("against the true expression (result): " + ", ".join(parts))
@@ -134,14 +142,14 @@ def _png_data(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def plots(tracks: list[TrackSeries], identity: list[tuple[int, float, float]]) -> list[tuple[str, str]]:
+def plots(tracks: list[TrackSeries], identity: list[tuple[int, int, float, float]]) -> list[tuple[str, str]]:
     """(title, base64 PNG) of the main track's signals, errors and blend measures over time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    track = max(tracks, key=lambda t: len(t.frame_indices))
+    track = main_track(tracks)
     x = track.frame_indices
     out = []
     figure, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True)
@@ -161,7 +169,7 @@ def plots(tracks: list[TrackSeries], identity: list[tuple[int, float, float]]) -
         ax.plot(x, series["floor"][key], color="#39c", label="codec floor")
         ax.set_title(key.replace("_", " "))
     if identity:
-        frames, to_src, to_dst = zip(*identity, strict=True)
+        frames, _, to_src, to_dst = zip(*identity, strict=True)
         ax = axes.ravel()[-1]
         ax.plot(frames, to_src, "o-", color="#2a2", label="to src")
         ax.plot(frames, to_dst, "o-", color="#333", label="to dst")
@@ -218,7 +226,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}img{{max-width:100
 <p>Result <code>{html.escape(report.result)}</code> against dst <code>{html.escape(report.dst)}</code>,
 src <code>{html.escape(report.src)}</code>: {report.frames} frames ({report.width}x{report.height}),
 {report.dst_faces} dst faces in {report.tracks} track(s), identity measured every {report.identity_every}
-frame(s), scored in {report.seconds:.1f} s. The floor column scores dst re-encoded at crf 18 as if it were
+frame(s), scored in {report.seconds:.1f} s. The floor column scores dst re-encoded once as if it were
 a result: what the measuring itself reads when nothing was swapped.</p>
 <table><tr><th>group</th><th>metric</th><th>result</th><th>codec floor</th><th>threshold</th>
 <th>verdict</th></tr>{"".join(rows)}</table>{truth}{images}

@@ -24,7 +24,7 @@ from faceweave.errors import UserError
 from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.run import SUMMARY_NAME
-from faceweave.formats.aligned import list_face_files, read_aligned_face
+from faceweave.formats.aligned import FaceFileError, list_face_files, read_aligned_face, read_face_meta
 from faceweave.media.decode import IMAGE_SUFFIXES, list_images, open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.probe import probe_video
@@ -56,7 +56,8 @@ def check_pair(result: Path, dst: Path) -> tuple[VideoInfo, VideoInfo]:
         if not path.is_file():
             raise UserError(f"the {name} video {path} does not exist")
     result_info, dst_info = probe_video(result), probe_video(dst)
-    if (result_info.width, result_info.height) != (dst_info.width, dst_info.height):
+    padding = (result_info.width - dst_info.width, result_info.height - dst_info.height)
+    if padding not in ((0, 0), (0, 1), (1, 0), (1, 1)):  # H.264 pads an odd size by one pixel
         raise UserError(
             f"the result {result} is {result_info.width}x{result_info.height} but dst {dst} is "
             f"{dst_info.width}x{dst_info.height}; eval compares frame i of each, so they must match"
@@ -99,6 +100,14 @@ def _src_images(paths: tuple[Path, ...]) -> list[ImageBGR]:
     return _pictures(_evenly(files, MAX_SRC_SAMPLES))
 
 
+def _is_faceset(first: Path) -> bool:
+    try:
+        read_face_meta(first)
+    except FaceFileError:
+        return False
+    return True
+
+
 def src_descriptors(
     paths: tuple[Path, ...], describer: FaceDescriber, finder: MediapipeFaceFinder
 ) -> npt.NDArray[np.float64]:
@@ -109,6 +118,8 @@ def src_descriptors(
         if not path.exists():
             raise UserError(f"the src input {path} does not exist")
     faces = list_face_files(paths[0]) if len(paths) == 1 and paths[0].is_dir() else []
+    if faces and not _is_faceset(faces[0]):
+        faces = []  # a folder of plain pictures: faces are found in them below
     out = []
     if faces:
         for path in _evenly(faces, MAX_SRC_SAMPLES):
@@ -139,18 +150,30 @@ def observe_all(inputs: EvalInputs, floor: Path, identity_every: int, tick: Tick
     try:
         streams = (open_frames(inputs.dst), open_frames(inputs.result), open_frames(floor))
         for dst, result, floor_frame in zip(*streams, strict=False):
-            observer.frame(dst, result.image_bgr_u8, floor_frame.image_bgr_u8)
+            h, w = dst.image_bgr_u8.shape[:2]  # an encoder pads odd sizes by one pixel; crop it
+            observer.frame(dst, result.image_bgr_u8[:h, :w], floor_frame.image_bgr_u8[:h, :w])
     finally:
         observer.close()
     return observer.out
 
 
+TRUTH_KEYS = ("mouth_open", "blink", "smile", "brow_raise")
+
+
 def read_truth(path: Path) -> list[dict[str, float]]:
+    """A pseudo-video's true expression per frame: {"frames": [{mouth_open, blink, smile,
+    brow_raise}, ...]}, as `benchmarks/quality.py` writes it."""
     try:
         frames = json.loads(path.read_text(encoding="utf-8"))["frames"]
-        return [{k: float(v) for k, v in f.items()} for f in frames]
+        truth = [{k: float(f[k]) for k in TRUTH_KEYS} for f in frames]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"the truth file {path} is not a JSON object with a 'frames' list: {exc}") from exc
+        raise UserError(
+            f"the truth file {path} is not a JSON object whose 'frames' list gives "
+            f"{', '.join(TRUTH_KEYS)} per frame ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not truth:
+        raise UserError(f"the truth file {path} lists no frames")
+    return truth
 
 
 def crops_for(
@@ -197,6 +220,11 @@ def run_eval(
         observations = observe_all(inputs, floor, every, tick)
     finally:
         floor.unlink(missing_ok=True)
+    if observations.frames != dst_info.frame_count:
+        raise UserError(
+            f"only {observations.frames} of {dst_info.frame_count} frames could be read from "
+            f"{inputs.dst} and {inputs.result} together; is one of them damaged?"
+        )
     return _report(inputs, observations, src, every, truth, start)
 
 
@@ -215,33 +243,24 @@ def _report(
             f"no face was found in the result {inputs.result} where dst {inputs.dst} has one; "
             "is it the merge of this dst?"
         )
-    sampled = [o for o in observations.faces if o.identity is not None]
-    ident = (
-        retrieval(
-            np.array([o.identity[0] for o in sampled if o.identity]),
-            src,
-            np.array([o.identity[1] for o in sampled if o.identity]),
-        )
-        if sampled
-        else None
-    )
+    pairs = [(o, o.identity) for o in observations.faces if o.identity is not None]
+    ident, identity_points = None, []
+    if pairs:
+        result_d = np.array([i[0] for _, i in pairs])
+        dst_d = np.array([i[1] for _, i in pairs])
+        ident = retrieval(result_d, src, dst_d)
+        to_src = np.linalg.norm(result_d - src.mean(axis=0), axis=1)
+        to_dst = np.linalg.norm(result_d - dst_d.mean(axis=0), axis=1)
+        identity_points = [
+            (o.frame_index, o.track, float(a), float(b))
+            for (o, _), a, b in zip(pairs, to_src, to_dst, strict=True)
+        ]
     values = analysis.scores(observations, ident)
     tracks = analysis.group_tracks(observations)
     worst = analysis.worst_frames(tracks)
-    if sampled and ident is not None:
-        src_c, dst_c = src.mean(axis=0), np.array([o.identity[1] for o in sampled if o.identity]).mean(axis=0)
-        identity_points = [
-            (
-                o.frame_index,
-                float(np.linalg.norm(o.identity[0] - src_c)),
-                float(np.linalg.norm(o.identity[0] - dst_c)),
-            )
-            for o in sampled
-            if o.identity
-        ]
-        far = max(identity_points, key=lambda p: p[1])
-        track = next(o.track for o in sampled if o.frame_index == far[0])
-        worst.insert(0, analysis.Worst("identity", far[0], track, far[1]))
+    if identity_points:
+        far = max(identity_points, key=lambda p: p[2])
+        worst.insert(0, analysis.Worst("identity", far[0], far[1], far[2]))
     report = EvalReport(
         result=str(inputs.result),
         dst=str(inputs.dst),
@@ -259,7 +278,7 @@ def _report(
         truth=analysis.truth_scores(tracks, truth) if truth else None,
         out_dir=str(inputs.out_dir),
     )
-    write_outputs(inputs, report, tracks, identity_points if sampled else [], observations)
+    write_outputs(inputs, report, tracks, identity_points, observations)
     return report
 
 
@@ -267,7 +286,7 @@ def write_outputs(
     inputs: EvalInputs,
     report: EvalReport,
     tracks: list[analysis.TrackSeries],
-    identity_points: list[tuple[int, float, float]],
+    identity_points: list[tuple[int, int, float, float]],
     observations: Observations,
 ) -> None:
     import cv2
