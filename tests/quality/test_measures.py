@@ -9,7 +9,7 @@ import pytest
 from faceweave.assets import load_sample_face
 from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.pseudovideo import Expression, FacePuppet
-from faceweave.quality.anchors import paste_still
+from faceweave.quality.anchors import identity_distances, paste_still
 from faceweave.quality.features import features
 from faceweave.quality.metrics import seam_ratio
 from faceweave.quality.pixels import face_regions, measure, psnr, untouched_error, untouched_mask
@@ -104,3 +104,10 @@ def test_paste_still_puts_the_face_where_dst_is(meshed_face: MeshedFace) -> None
         finder.close()
     nose_shift = np.linalg.norm(found[0].landmarks_478[1, :2] - meshed_face.landmarks[1, :2])
     assert nose_shift < 8
+
+
+def test_same_person_distances_fall_under_dlibs_threshold_and_different_people_above() -> None:
+    same, other = identity_distances([load_sample_face(i) for i in range(4)])
+    assert len(same) >= 4 * 8 and len(other) >= 6 * 16
+    assert max(same) < 0.6 < float(np.mean(other))
+    assert float(np.mean(same)) < 0.45 and float(np.percentile(other, 10)) > 0.6

@@ -1,4 +1,5 @@
-"""Calibration anchors for `faceweave eval`: videos whose verdict is known before scoring.
+"""Calibration for `faceweave eval`: videos whose verdict is known before scoring, and what
+identity distances mean on our faces.
 
 "src's first face pasted still on every dst frame" carries src's identity perfectly and none of
 dst's performance; dst itself (passed through) is the opposite. A sound eval must put them on
@@ -16,9 +17,11 @@ import numpy.typing as npt
 
 from faceweave.errors import UserError
 from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.extract.identity import FaceDescriber
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.probe import probe_video
+from faceweave.pseudovideo import Expression, FacePuppet
 from faceweave.quality.features import STABLE_POINTS, inter_ocular
 from faceweave.records import ImageBGR
 from faceweave.train.data import FACE_OVAL
@@ -76,3 +79,35 @@ def write_pasted_still(src: Path, dst: Path, out: Path, crf: int = 18) -> Path:
     finally:
         finder.close()
     return out
+
+
+# Rest, mouth open, smile, blink, brows raised: one person looking different.
+CALIBRATION_EXPRESSIONS = (
+    Expression(0, 0), Expression(1, 0), Expression(0, 0, 1, 0), Expression(0, 0.8), Expression(0, 0, 0, 1),
+)  # fmt: skip
+
+
+def identity_distances(portraits: list[ImageBGR]) -> tuple[list[float], list[float]]:
+    """dlib distances between renders of one portrait under CALIBRATION_EXPRESSIONS (same person)
+    and between renders of two portraits (different people)."""
+    finder, describer = MediapipeFaceFinder(), FaceDescriber()
+    people = []
+    try:
+        for image in portraits:
+            found = finder.find(image)
+            if not found:
+                continue
+            puppet = FacePuppet(image, found[0].landmarks_478)
+            renders = []
+            for expression in CALIBRATION_EXPRESSIONS:
+                rendered = puppet.render(expression)
+                marks = finder.find(rendered)
+                if marks:
+                    renders.append(describer.describe(rendered, marks[0].landmarks_478))
+            people.append(np.array(renders))
+    finally:
+        finder.close()
+    same = [float(np.linalg.norm(a - b)) for p in people for i, a in enumerate(p) for b in p[i + 1 :]]
+    other = [float(np.linalg.norm(a - b)) for i, p in enumerate(people) for q in people[i + 1 :]
+             for a in p for b in q]  # fmt: skip
+    return same, other
