@@ -35,9 +35,7 @@ def main() -> None:
     same, other = identity_distances([np.asarray(p, np.uint8) for p in portraits if p is not None])
     s, o = np.array(same), np.array(other)
     print(f"{len(paths)} portraits x {len(CALIBRATION_EXPRESSIONS)} expressions")
-    print(
-        f"same person:      mean {s.mean():.3f}, 95th percentile {np.percentile(s, 95):.3f}, max {s.max():.3f}"
-    )
+    print(f"same person: mean {s.mean():.3f}, 95th percentile {np.percentile(s, 95):.3f}, max {s.max():.3f}")
     print(
         f"different people: mean {o.mean():.3f}, 5th percentile {np.percentile(o, 5):.3f}, min {o.min():.3f}"
     )
