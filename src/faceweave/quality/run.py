@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ import numpy.typing as npt
 
 from faceweave.atomic import write_text_atomic
 from faceweave.config import Config
-from faceweave.errors import UserError
+from faceweave.errors import UserError, write_error
 from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.run import SUMMARY_NAME
@@ -56,8 +59,10 @@ def check_pair(result: Path, dst: Path) -> tuple[VideoInfo, VideoInfo]:
         if not path.is_file():
             raise UserError(f"the {name} video {path} does not exist")
     result_info, dst_info = probe_video(result), probe_video(dst)
-    padding = (result_info.width - dst_info.width, result_info.height - dst_info.height)
-    if padding not in ((0, 0), (0, 1), (1, 0), (1, 1)):  # H.264 pads an odd size by one pixel
+    # H.264 pads an odd side by one pixel: a result one pixel larger there is still this dst's.
+    width_ok = result_info.width - dst_info.width in ((0, 1) if dst_info.width % 2 else (0,))
+    height_ok = result_info.height - dst_info.height in ((0, 1) if dst_info.height % 2 else (0,))
+    if not (width_ok and height_ok):
         raise UserError(
             f"the result {result} is {result_info.width}x{result_info.height} but dst {dst} is "
             f"{dst_info.width}x{dst_info.height}; eval compares frame i of each, so they must match"
@@ -88,16 +93,25 @@ def _pictures(paths: Sequence[Path]) -> list[ImageBGR]:
     return out
 
 
+def _video_frames(path: Path) -> list[ImageBGR]:
+    """Up to MAX_SRC_SAMPLES frames spread over a src video."""
+    info = probe_video(path)
+    every = max(1, info.frame_count // MAX_SRC_SAMPLES)
+    return [f.image_bgr_u8 for f in open_frames(path, on_error="skip") if f.index % every == 0]
+
+
 def _src_images(paths: tuple[Path, ...]) -> list[ImageBGR]:
-    """Pictures of src to find faces in: pictures given, a folder's pictures or a video's frames."""
-    if len(paths) == 1 and not paths[0].is_dir() and paths[0].suffix.lower() not in IMAGE_SUFFIXES:
-        info = probe_video(paths[0])
-        every = max(1, info.frame_count // MAX_SRC_SAMPLES)
-        return [f.image_bgr_u8 for f in open_frames(paths[0], on_error="skip") if f.index % every == 0]
-    files: list[Path] = []
+    """Pictures of src to find faces in: pictures given, folders' pictures and videos' frames."""
+    pictures: list[Path] = []
+    frames: list[ImageBGR] = []
     for path in paths:
-        files.extend(list_images(path) if path.is_dir() else [path])
-    return _pictures(_evenly(files, MAX_SRC_SAMPLES))
+        if path.is_dir():
+            pictures.extend(list_images(path))
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            pictures.append(path)
+        else:
+            frames.extend(_video_frames(path))
+    return frames + _pictures(_evenly(pictures, MAX_SRC_SAMPLES))
 
 
 def _is_faceset(first: Path) -> bool:
@@ -160,13 +174,22 @@ def observe_all(inputs: EvalInputs, floor: Path, identity_every: int, tick: Tick
 TRUTH_KEYS = ("mouth_open", "blink", "smile", "brow_raise")
 
 
+def _amount(value: object) -> float:
+    """An expression amount: a finite number from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{value!r} is not a number")
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{value!r} is not an amount from 0 to 1")
+    return float(value)
+
+
 def read_truth(path: Path) -> list[dict[str, float]]:
     """A pseudo-video's true expression per frame: {"frames": [{mouth_open, blink, smile,
     brow_raise}, ...]}, as `benchmarks/quality.py` writes it."""
     try:
         frames = json.loads(path.read_text(encoding="utf-8"))["frames"]
-        truth = [{k: float(f[k]) for k in TRUTH_KEYS} for f in frames]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        truth = [{k: _amount(f[k]) for k in TRUTH_KEYS} for f in frames]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise UserError(
             f"the truth file {path} is not a JSON object whose 'frames' list gives "
             f"{', '.join(TRUTH_KEYS)} per frame ({type(exc).__name__}: {exc})"
@@ -202,6 +225,10 @@ def run_eval(
     start = time.monotonic()
     _, dst_info = check_pair(inputs.result, inputs.dst)
     truth = read_truth(inputs.truth) if inputs.truth else None
+    if truth is not None and len(truth) != dst_info.frame_count:
+        raise UserError(
+            f"the truth file {inputs.truth} gives {len(truth)} frames but dst has {dst_info.frame_count}"
+        )
     every = config.eval.identity_every or max(1, dst_info.frame_count // IDENTITY_SAMPLES)
     describer, finder = FaceDescriber(), MediapipeFaceFinder()
     try:
@@ -213,7 +240,9 @@ def run_eval(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the report folder {out_dir}: {exc.strerror}") from exc
-    floor = out_dir / ".codec_floor.mp4"
+    handle, name = tempfile.mkstemp(prefix=".codec_floor-", suffix=".mp4", dir=out_dir)
+    os.close(handle)
+    floor = Path(name)
     say(f"re-encoding dst at crf {config.eval.floor_crf} as the codec floor ...")
     try:
         write_floor(inputs.dst, dst_info, floor, config.eval.floor_crf)
@@ -294,7 +323,11 @@ def write_outputs(
     from faceweave.provenance.manifest import write_signed_png
 
     sheet = contact_sheet(report.worst, crops_for(inputs, report.worst, observations))
-    write_signed_png(inputs.out_dir / "worst_frames.png", sheet)
+    target = inputs.out_dir / "worst_frames.png"
+    try:
+        write_signed_png(target, sheet)
+    except OSError as exc:
+        raise write_error(target, exc) from exc
     ok, png = cv2.imencode(".png", sheet)
     figures = plots(tracks, identity_points)
     write_text_atomic(
@@ -311,15 +344,17 @@ def workspace_inputs(
     out_dir: Path | None,
     truth: Path | None = None,
 ) -> EvalInputs:
-    """The workspace's defaults for whatever was not given: result.mp4, the dst video its faceset
-    came from (else data_dst.mp4), the src faceset (else data_src.mp4), and eval/."""
+    """The workspace's defaults for whatever was not given: result.mp4, data_dst.mp4 (else the
+    video its faceset names, when that exists), the src faceset (else data_src.mp4), and eval/."""
     if dst is None:
-        summary = ws.dst_aligned.parent / SUMMARY_NAME
         dst = ws.dst_video
-        if summary.is_file():
-            # A damaged summary leaves data_dst.mp4, the convention, which is checked later.
+        summary = ws.dst_aligned.parent / SUMMARY_NAME
+        if not dst.is_file() and summary.is_file():
+            # extract -w names its input as given on its own command line (maybe relative to
+            # another folder); data_dst.mp4, the convention, wins, and a missing one is said later.
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                dst = Path(json.loads(summary.read_text(encoding="utf-8"))["source"])
+                named = Path(json.loads(summary.read_text(encoding="utf-8"))["source"])
+                dst = named if named.is_file() else dst
     if not src:
         src = (
             (ws.src_aligned,)
