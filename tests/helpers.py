@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import numpy.typing as npt
+from click.testing import CliRunner, Result
 
 from faceweave.media._av import seconds
 
@@ -36,3 +37,20 @@ def beep_onset_s(path: Path) -> float:
 def audio_duration_s(path: Path) -> float:
     samples, rate, _ = audio_samples(path)
     return len(samples) / rate
+
+
+def run(*args: str | Path) -> Result:
+    """The faceweave command line, in this process."""
+    from faceweave.cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_user_error(result: Result, *fragments: str) -> None:
+    """Exit 2 with exactly one `error: ` line holding every fragment, and no traceback."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    for fragment in fragments:
+        assert fragment in errors[0]

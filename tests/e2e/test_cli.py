@@ -13,25 +13,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 
-from faceweave.cli.main import cli
 from faceweave.media import probe_video
 from tests.conftest import FLASH_S, FPS
-from tests.helpers import audio_duration_s, beep_onset_s
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_user_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.output
-    for fragment in fragments:
-        assert fragment in errors[0]
+from tests.helpers import assert_user_error, audio_duration_s, beep_onset_s, run
 
 
 def test_version_and_help_everywhere() -> None:

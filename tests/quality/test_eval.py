@@ -10,20 +10,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from faceweave.cli.main import cli
 from faceweave.config import load_config
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.quality.anchors import write_pasted_still
 from faceweave.quality.report import EvalReport
 from faceweave.quality.run import EvalInputs, run_eval
+from tests.helpers import assert_user_error, run
 from tests.quality.conftest import EvalClips
 
 
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args])
+def run_eval_cli(
+    result: Path, clips: EvalClips, out: Path, *extra: str | Path, src: Path | None = None
+) -> Result:
+    """`faceweave eval` of `result` against the clips' dst and src (or `src`)."""
+    return run("eval", "--result", result, "--dst", clips.dst, "--src", src or clips.src, "-o", out, *extra)
 
 
 def evaluate(clips: EvalClips, result: Path, out: Path) -> EvalReport:
@@ -88,31 +91,10 @@ def test_the_report_files_are_written_and_self_contained(pasted: EvalReport) -> 
 
 
 def test_the_cli_prints_the_summary(eval_clips: EvalClips, tmp_path: Path) -> None:
-    result = run(
-        "eval",
-        "--result",
-        eval_clips.dst,
-        "--dst",
-        eval_clips.dst,
-        "--src",
-        eval_clips.src,
-        "-o",
-        tmp_path / "eval",
-        "--identity-every",
-        "10",
-    )
+    result = run_eval_cli(eval_clips.dst, eval_clips, tmp_path / "eval", "--identity-every", "10")
     assert result.exit_code == 0, result.output
     assert "mouth-opening correlation" in result.output and "poor" in result.output
     assert (tmp_path / "eval" / "report.html").is_file()
-
-
-def assert_user_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.output
-    for fragment in fragments:
-        assert fragment in errors[0]
 
 
 def test_src_may_be_a_folder_of_plain_pictures(eval_clips: EvalClips, tmp_path: Path) -> None:
@@ -124,18 +106,8 @@ def test_src_may_be_a_folder_of_plain_pictures(eval_clips: EvalClips, tmp_path: 
     pictures.mkdir()
     cv2.imwrite(str(pictures / "a.png"), load_sample_face(0))
     cv2.imwrite(str(pictures / "b.jpg"), load_sample_face(0))
-    result = run(
-        "eval",
-        "--result",
-        eval_clips.dst,
-        "--dst",
-        eval_clips.dst,
-        "--src",
-        pictures,
-        "-o",
-        tmp_path / "eval",
-        "--identity-every",
-        "25",
+    result = run_eval_cli(
+        eval_clips.dst, eval_clips, tmp_path / "eval", "--identity-every", "25", src=pictures
     )
     assert result.exit_code == 0, result.output
 
