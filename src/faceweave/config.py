@@ -143,6 +143,16 @@ class TrainConfig:
         choices=("none", "rct", "lct", "mkl"),
     )
     uniform_yaw: bool = opt(True, "draw faces evenly across head-yaw bins")
+    uniform_expression: bool = opt(
+        True, "also draw faces evenly across mouth-opening and eye-opening bins, so rare expressions count"
+    )
+    expression_aug: float = opt(
+        0.5,
+        "share of src samples given a random expression by a mesh warp (jaw drop, smile, closing "
+        "eyes, raised brows), so src's decoder learns shapes its footage lacks; 0 = off",
+        lo=0.0,
+        hi=1.0,
+    )
     iterations: int = opt(0, "stop after this many steps in total (0 = no limit)", lo=0, hi=100_000_000)
     time_limit_min: float = opt(
         0.0, "stop after this many minutes of this run (0 = no limit)", lo=0.0, hi=100_000.0

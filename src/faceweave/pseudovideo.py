@@ -23,22 +23,10 @@ from faceweave.errors import UserError
 from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import AUDIO_RATE, ClipSpec, frame_times, place, pose_matrix, soft_background, tone
+from faceweave.mesh import BROWS, CHIN_POINT, INNER_LOWER, INNER_UPPER, LIDS, MOUTH_CORNERS
 from faceweave.records import ImageBGR, as_image, image_hw
 
 Points = npt.NDArray[np.float64]
-
-# Inner lip contours from the image-left mouth corner (78) to the right one (308).
-INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-CHIN_POINT = 152
-MOUTH_CORNERS = (61, 291)
-# Brow contours (upper edge) of each side, outer to inner.
-BROWS = ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336))
-# Upper and lower lid contours of each eye, corner to corner.
-EYES = (
-    ((33, 246, 161, 160, 159, 158, 157, 173, 133), (33, 7, 163, 144, 145, 153, 154, 155, 133)),
-    ((263, 466, 388, 387, 386, 385, 384, 398, 362), (263, 249, 390, 373, 374, 380, 381, 382, 362)),
-)
 
 
 def _curve(points: Points, xs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -78,7 +66,7 @@ def lid_field(shape: tuple[int, int], lm: Points) -> npt.NDArray[np.float32]:
     xs = np.arange(w, dtype=np.float32)
     ys = np.arange(h, dtype=np.float32)[:, None]
     field = np.zeros((h, w), np.float32)
-    for upper, lower in EYES:
+    for upper, lower in LIDS:
         up, low = _curve(lm[list(upper)], xs), _curve(lm[list(lower)], xs)
         x0, x1 = sorted((float(lm[upper[0], 0]), float(lm[upper[-1], 0])))
         opening = np.maximum(low - up, 0) * _window(xs, x0, x1, 0.08 * (x1 - x0))
@@ -115,7 +103,7 @@ def brow_field(shape: tuple[int, int], lm: Points) -> npt.NDArray[np.float32]:
     """(h, w) vertical displacement of fully raised brows (amount 1): each brow moves up by 0.45
     of its height above the eye, fading before the eye itself."""
     field = np.zeros(shape, np.float32)
-    for brow, (upper, _) in zip(BROWS, EYES, strict=True):
+    for brow, (upper, _) in zip(BROWS, LIDS, strict=True):
         points = lm[list(brow), :2]
         gap = float(np.mean(lm[list(upper), 1]) - points[:, 1].mean())
         width = float(np.ptp(points[:, 0]))

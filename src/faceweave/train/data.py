@@ -3,12 +3,13 @@
 The input of a sample is randomly warped (a smooth perturbed grid plus a small affine); its target
 is the same face unwarped, so the network learns to produce a clean face from a distorted one,
 which is what lets it render one person's face from another's code. Flip and HSV jitter apply
-to both. The target mask is the landmark hull, and the eyes and mouth get extra weight.
+to both. The target mask is the landmark hull, and the eyes and mouth get extra weight. A share
+of src samples is first given a random expression (train/expressions.py), input and target alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -19,7 +20,9 @@ import torch
 from faceweave.color import transfer
 from faceweave.errors import UserError
 from faceweave.formats.aligned import list_face_files, read_aligned_face
+from faceweave.quality.features import features
 from faceweave.records import ImageBGR
+from faceweave.train.expressions import express, random_amounts
 
 # Mesh rings: the face oval, both eyes and the outer lips.
 FACE_OVAL = (
@@ -67,15 +70,24 @@ EYES = (
 MOUTH = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 
 
+# Expression measures kept per face (quality/features.py), for balanced sampling and coverage.
+EXPRESSION_NAMES = ("mouth_open", "eye_open", "smile", "brow_raise")
+# Loss weight (plain skin = 1) of an augmented mouth's painted opening: a guess, not src.
+CAVITY_WEIGHT = 0.2
+
+
 @dataclass(frozen=True)
 class Faceset:
-    """Faces (N, R, R, 3) uint8 BGR, masks (N, R, R) float32 in [0, 1], and eye/mouth weights."""
+    """Faces (N, R, R, 3) uint8 BGR, masks (N, R, R) float32 in [0, 1], eye/mouth weights,
+    landmarks (N, 478, 2) in model pixels, and per face its yaw and expression measures (N, 4)."""
 
     faces: npt.NDArray[np.uint8]
     masks: npt.NDArray[np.float32]
     features: npt.NDArray[np.float32]
     yaw: npt.NDArray[np.float32]
     face_type: str = "full"
+    landmarks: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 478, 2), np.float32))
+    expression: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
 def landmark_masks(
@@ -97,34 +109,56 @@ def load_faceset(folder: Path, resolution: int, limit: int | None = None) -> Fac
     files = list_face_files(folder)[:limit] if limit else list_face_files(folder)
     if not files:
         raise UserError(f"{folder} holds no aligned faces; run `faceweave extract` first")
-    faces, masks, features, yaw, types = [], [], [], [], set()
+    faces, masks, feature_masks, yaw, types = [], [], [], [], set()
+    landmarks, expression = [], []
     for path in files:
         image, meta = read_aligned_face(path)
         types.add(meta.face_type)
         faces.append(cv2.resize(image, (resolution, resolution), interpolation=cv2.INTER_AREA))
-        hull, feature = landmark_masks(meta.landmarks_crop, resolution, resolution / meta.size_px)
+        scale = resolution / meta.size_px
+        hull, feature = landmark_masks(meta.landmarks_crop, resolution, scale)
         masks.append(hull)
-        features.append(feature)
+        feature_masks.append(feature)
         yaw.append(meta.pose.yaw)
+        landmarks.append(meta.landmarks_crop[:, :2] * scale)  # as landmark_masks reads them
+        measured = features(meta.landmarks_frame)
+        expression.append([getattr(measured, name) for name in EXPRESSION_NAMES])
     if len(types) > 1:
         raise UserError(
             f"{folder} mixes face types ({', '.join(sorted(types))}); re-extract it with one --face-type"
         )
     return Faceset(
-        np.stack(faces), np.stack(masks), np.stack(features), np.array(yaw, np.float32), types.pop()
-    )
+        np.stack(faces), np.stack(masks), np.stack(feature_masks), np.array(yaw, np.float32), types.pop(),
+        np.asarray(landmarks, np.float32), np.nan_to_num(np.asarray(expression, np.float32)),
+    )  # fmt: skip
 
 
-def yaw_balanced_indices(
-    yaw: npt.NDArray[np.float32], count: int, rng: np.random.Generator, bins: int = 8
+def _bin(values: npt.NDArray[np.float32], bins: int) -> npt.NDArray[np.int64]:
+    edges = np.linspace(values.min(), values.max() + 1e-6, bins + 1)
+    return np.asarray(np.clip(np.digitize(values, edges) - 1, 0, bins - 1), np.int64)
+
+
+def balanced_indices(
+    columns: list[tuple[npt.NDArray[np.float32], int]], count: int, rng: np.random.Generator
 ) -> npt.NDArray[np.int64]:
-    """Sample so each yaw bin is drawn equally often (DeepFaceLab's uniform_yaw): rare profile
-    views are not drowned by frontal ones."""
-    edges = np.linspace(yaw.min(), yaw.max() + 1e-6, bins + 1)
-    which = np.clip(np.digitize(yaw, edges) - 1, 0, bins - 1)
-    groups = [np.flatnonzero(which == b) for b in range(bins) if np.any(which == b)]
+    """Sample so that every occupied cell of the grid of (values, bins) columns is drawn equally
+    often: rare views or expressions are not drowned by common ones (DeepFaceLab's uniform_yaw,
+    here over several measures at once)."""
+    cell = np.zeros(len(columns[0][0]), np.int64)
+    for values, bins in columns:
+        cell = cell * bins + _bin(values, bins)
+    groups = [np.flatnonzero(cell == c) for c in np.unique(cell)]
     picks = rng.integers(0, len(groups), count)
     return np.array([groups[g][rng.integers(0, len(groups[g]))] for g in picks], np.int64)
+
+
+def sampling_columns(faceset: Faceset, uniform_yaw: bool, uniform_expression: bool
+                     ) -> list[tuple[npt.NDArray[np.float32], int]]:  # fmt: skip
+    """The measures to balance: yaw in 8 bins; mouth opening in 3 and eye opening in 2."""
+    columns = [(faceset.yaw, 8)] if uniform_yaw else []
+    if uniform_expression and len(faceset.expression):
+        columns += [(faceset.expression[:, 0], 3), (faceset.expression[:, 1], 2)]
+    return columns
 
 
 def random_warp(image: ImageBGR, rng: np.random.Generator, strength: float = 0.06) -> ImageBGR:
@@ -187,19 +221,26 @@ def make_batch(
     warp: bool = True,
     feature_weight: float = 3.0,
     recolor_toward: tuple[str, Faceset] | None = None,
+    expression_share: float = 0.0,
 ) -> Batch:
     inputs, targets, masks, weights = [], [], [], []
     for i in indices:
         face, mask, feature = faceset.faces[i], faceset.masks[i], faceset.features[i]
         if recolor_toward is not None:
             face = recolor(face, mask, *recolor_toward, rng)
+        guess = np.zeros_like(mask)
+        if expression_share > 0 and rng.random() < expression_share:
+            expressed = express(face, faceset.landmarks[i].astype(np.float64), random_amounts(rng))
+            face, guess = expressed.face, expressed.cavity
+            mask, feature = landmark_masks(expressed.landmarks, face.shape[0], 1.0)
         if rng.random() < 0.5:
-            face, mask, feature = face[:, ::-1], mask[:, ::-1], feature[:, ::-1]
+            face, mask, feature, guess = face[:, ::-1], mask[:, ::-1], feature[:, ::-1], guess[:, ::-1]
         face = hsv_jitter(np.ascontiguousarray(face), rng)
         targets.append(face)
         inputs.append(random_warp(face, rng) if warp else face)
         masks.append(mask)
-        weights.append(mask * (1.0 + (feature_weight - 1.0) * feature))
+        weight = mask * (1.0 + (feature_weight - 1.0) * feature)
+        weights.append(weight * (1.0 - guess) + CAVITY_WEIGHT * mask * guess)
     return Batch(
         to_tensor(np.stack(inputs)),
         to_tensor(np.stack(targets)),

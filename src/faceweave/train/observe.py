@@ -54,7 +54,7 @@ def write_preview(model_dir: Path, iteration: int, grid: ImageBGR) -> Path:
     return model_dir / "preview.png"
 
 
-def append_log(path: Path, record: dict[str, float | int]) -> None:
+def append_log(path: Path, record: dict[str, float | int | str]) -> None:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
 
@@ -66,7 +66,8 @@ def write_loss_plot(log_path: Path, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = log_path.read_text(encoding="utf-8").splitlines()
+    rows = [row for row in (json.loads(line) for line in lines if line.strip()) if "iteration" in row]
     if not rows:
         return
     steps: npt.NDArray[np.float64] = np.array([r["iteration"] for r in rows], np.float64)

@@ -22,6 +22,7 @@ from faceweave.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from faceweave.train.coverage import coverage_gaps
 from faceweave.train.data import Faceset, load_faceset, to_tensor
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
@@ -236,6 +237,12 @@ def _train(
     dst = load_faceset(ws.dst_aligned, cfg.resolution)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
     ws.model.mkdir(parents=True, exist_ok=True)
+    gaps = coverage_gaps(src, dst)
+    for gap in gaps:
+        say(f"src lacks: {gap.sentence}")
+    if dist.main:
+        shares = {f"dst_beyond_src_{g.measure}": round(g.share, 3) for g in gaps}
+        append_log(ws.model / LOG_NAME, {"event": "coverage", "time": round(time.time(), 1), **shares})
     if src.face_type != dst.face_type:
         raise UserError(
             f"src faces are {src.face_type} crops and dst faces are {dst.face_type}; "
@@ -274,6 +281,8 @@ def _train(
         cfg.eyes_mouth_weight,
         dist.rank,
         cfg.color_transfer,
+        cfg.uniform_expression,
+        cfg.expression_aug,
     )
     start, start_iteration = time.monotonic(), state.iteration
     settings = LoopSettings(

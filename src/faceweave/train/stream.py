@@ -13,7 +13,7 @@ from itertools import count
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from faceweave.train.data import Batch, Faceset, make_batch, yaw_balanced_indices
+from faceweave.train.data import Batch, Faceset, balanced_indices, make_batch, sampling_columns
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class StreamSettings:
     feature_weight: float
     rank: int = 0  # each distributed process draws its own batches
     color_transfer: str = "none"  # recolour src samples toward dst
+    uniform_expression: bool = False
+    expression_share: float = 0.0  # src samples given a random expression
 
 
 def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -> tuple[Batch, Batch]:
@@ -33,15 +35,16 @@ def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -
     )
     pair = []
     for faceset in (src, dst):
-        n = len(faceset.faces)
-        if settings.uniform_yaw:
-            indices = yaw_balanced_indices(faceset.yaw, settings.batch_size, rng)
+        columns = sampling_columns(faceset, settings.uniform_yaw, settings.uniform_expression)
+        if columns:
+            indices = balanced_indices(columns, settings.batch_size, rng)
         else:
-            indices = rng.integers(0, n, settings.batch_size)
+            indices = rng.integers(0, len(faceset.faces), settings.batch_size)
         recolor = (
             (settings.color_transfer, dst) if faceset is src and settings.color_transfer != "none" else None
         )
-        pair.append(make_batch(faceset, indices, rng, settings.warp, settings.feature_weight, recolor))
+        share = settings.expression_share if faceset is src else 0.0
+        pair.append(make_batch(faceset, indices, rng, settings.warp, settings.feature_weight, recolor, share))
     return pair[0], pair[1]
 
 

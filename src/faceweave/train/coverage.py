@@ -1,0 +1,60 @@
+"""What dst does that src never shows: said before training, when a user can still act on it.
+
+Each face's expression and yaw were measured from its mesh when the faceset loaded
+(quality/features.py: openings in inter-ocular distances, eye opening in eye widths). A dst face
+lies outside src when it goes beyond src's 98th percentile (2nd for closing eyes) by a margin
+larger than the measure's frame-to-frame noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from faceweave.train.data import EXPRESSION_NAMES, Faceset
+
+# (measure, +1 if "beyond" is more / -1 if less, margin, what dst does, what helps).
+CHECKS = (
+    ("mouth_open", 1, 0.05, "opens its mouth wider",
+     "expression augmentation draws the shape, not teeth and tongue: set merge.keep_mouth = true "
+     "to keep dst's mouth interior, or add src footage that opens the mouth"),
+    ("eye_open", -1, 0.04, "closes its eyes further",
+     "expression augmentation closes src's eyes by warping; src footage with blinks is better"),
+    ("smile", 1, 0.04, "smiles wider",
+     "expression augmentation widens src's mouth corners; src footage that smiles is better"),
+    ("brow_raise", 1, 0.04, "raises its brows higher",
+     "expression augmentation lifts src's brows; src footage with raised brows is better"),
+    ("yaw", 1, 5.0, "turns its head further",
+     "no augmentation makes a new view: add src footage that turns that far"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Gap:
+    measure: str
+    share: float  # of dst faces beyond src
+    sentence: str
+
+
+def _column(faceset: Faceset, name: str) -> npt.NDArray[np.float32]:
+    if name == "yaw":
+        return np.abs(faceset.yaw)
+    return faceset.expression[:, EXPRESSION_NAMES.index(name)]
+
+
+def coverage_gaps(src: Faceset, dst: Faceset, min_share: float = 0.02) -> list[Gap]:
+    """Every measure where at least `min_share` of dst's faces lie beyond all but 2% of src's."""
+    if not len(src.expression) or not len(dst.expression):
+        return []
+    gaps = []
+    for name, sign, margin, does, remedy in CHECKS:
+        mine, theirs = _column(src, name), _column(dst, name)
+        edge = float(np.percentile(mine, 98 if sign > 0 else 2))
+        beyond = (theirs - edge) * sign > margin
+        share = float(beyond.mean())
+        if share >= min_share:
+            sentence = f"dst {does} than src ever does in {share:.0%} of its faces; {remedy}"
+            gaps.append(Gap(name, share, sentence))
+    return gaps

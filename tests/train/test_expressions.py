@@ -1,0 +1,113 @@
+"""Expression augmentation, balanced sampling and the coverage report, on real faces and meshes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from faceweave.assets import load_sample_face
+from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.mesh import CHIN_POINT, LIDS
+from faceweave.quality.features import features
+from faceweave.records import ImageBGR
+from faceweave.train.coverage import coverage_gaps
+from faceweave.train.data import Faceset, balanced_indices, load_faceset, make_batch
+from faceweave.train.expressions import ExpressionAmounts, displacement, express
+from faceweave.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def finder() -> Iterator[MediapipeFaceFinder]:
+    found = MediapipeFaceFinder()
+    yield found
+    found.close()
+
+
+def _mesh(finder: MediapipeFaceFinder, image: ImageBGR) -> np.ndarray:
+    faces = finder.find(image)
+    assert faces, "the detector lost the face"
+    return np.asarray(faces[0].landmarks_478, np.float64)
+
+
+@pytest.fixture(scope="module")
+def portrait(finder: MediapipeFaceFinder) -> tuple[ImageBGR, np.ndarray]:
+    face = load_sample_face(2)
+    return face, _mesh(finder, face)
+
+
+def test_no_amount_moves_nothing(portrait: tuple[ImageBGR, np.ndarray]) -> None:
+    face, mesh = portrait
+    assert np.abs(displacement(mesh[:, :2], ExpressionAmounts())).max() == 0
+    same = express(face, mesh[:, :2], ExpressionAmounts())
+    assert np.abs(same.face.astype(int) - face.astype(int)).mean() < 1.0  # resampling only
+
+
+def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, np.ndarray]) -> None:
+    _, mesh = portrait
+    p = mesh[:, :2]
+    jaw = displacement(p, ExpressionAmounts(jaw=1.0))
+    assert jaw[CHIN_POINT, 1] > 10 and np.abs(jaw[list(LIDS[0][0])]).max() == 0  # chin drops, eyes stay
+    closed = p + displacement(p, ExpressionAmounts(close_eyes=1.0))
+    upper, lower = LIDS[0]
+    assert np.abs(closed[list(upper)] - closed[list(lower)]).max() < 1e-6
+    brow = displacement(p, ExpressionAmounts(brow=1.0))
+    assert brow[105, 1] < -3 and abs(brow[CHIN_POINT, 1]) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("amounts", "measure", "direction"),
+    [
+        (ExpressionAmounts(jaw=0.8), "mouth_open", 1),
+        (ExpressionAmounts(close_eyes=0.7), "eye_open", -1),
+        (ExpressionAmounts(smile=1.0), "smile", 1),
+        (ExpressionAmounts(brow=1.0), "brow_raise", 1),
+    ],
+)
+def test_a_detector_reads_the_expression_off_the_warped_face(
+    finder: MediapipeFaceFinder, portrait: tuple[ImageBGR, np.ndarray], amounts: ExpressionAmounts,
+    measure: str, direction: int,
+) -> None:  # fmt: skip
+    """Not our own numbers: mediapipe, run afresh on the warped picture, sees the expression."""
+    face, mesh = portrait
+    before = getattr(features(mesh), measure)
+    after = getattr(features(_mesh(finder, express(face, mesh[:, :2], amounts).face)), measure)
+    assert (after - before) * direction > 0.04, (before, after)
+
+
+def test_an_opened_mouth_is_painted_dark_and_weighted_low(facesets: Workspace) -> None:
+    faceset = load_faceset(facesets.src_aligned, 64)
+    rng = np.random.default_rng(0)
+    plain = make_batch(faceset, np.arange(4), np.random.default_rng(0), warp=False)
+    opened = make_batch(faceset, np.arange(4), rng, warp=False, expression_share=1.0)
+    assert not np.allclose(plain.targets.numpy(), opened.targets.numpy())
+    assert np.array_equal(opened.inputs.numpy(), opened.targets.numpy())  # input and target alike
+    ratio = opened.weights / opened.masks.clamp(min=1e-6)
+    assert float(ratio[opened.masks > 0.99].min()) < 0.3  # a painted cavity somewhere in the batch
+
+
+def _faceset(expression: np.ndarray, yaw: np.ndarray | None = None) -> Faceset:
+    n = len(expression)
+    empty = np.zeros((n, 4, 4), np.float32)
+    yaw = np.zeros(n, np.float32) if yaw is None else yaw
+    return Faceset(np.zeros((n, 4, 4, 3), np.uint8), empty, empty, yaw.astype(np.float32), "full",
+                   np.zeros((n, 478, 2), np.float32), expression.astype(np.float32))  # fmt: skip
+
+
+def test_rare_expressions_are_drawn_as_often_as_common_ones() -> None:
+    mouth = np.r_[np.zeros(95), np.ones(5)].astype(np.float32)
+    picks = balanced_indices([(mouth, 3)], 4000, np.random.default_rng(1))
+    assert 0.45 < float(np.mean(picks >= 95)) < 0.55
+
+
+def test_coverage_names_what_src_lacks() -> None:
+    rng = np.random.default_rng(0)
+    calm = np.column_stack([rng.uniform(0, 0.1, 200), rng.uniform(0.25, 0.3, 200), np.full(200, 1.5),
+                            np.full(200, 0.9)])  # fmt: skip
+    wide = calm.copy()
+    wide[:60, 0] = 0.5  # dst opens its mouth wide in 30% of its faces
+    gaps = coverage_gaps(_faceset(calm), _faceset(wide))
+    assert [g.measure for g in gaps] == ["mouth_open"]
+    assert "30%" in gaps[0].sentence and "keep_mouth" in gaps[0].sentence
+    assert coverage_gaps(_faceset(calm), _faceset(calm)) == []
