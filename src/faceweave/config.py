@@ -191,6 +191,13 @@ class MergeConfig:
         "colour transfer of the swapped face toward dst inside the mask",
         choices=("none", "rct", "lct", "mkl", "idt", "sot"),
     )
+    shading: float = opt(
+        1.0,
+        "lay dst's light and skin tone, blurred over a few % of the face, onto the swap after the "
+        "colour transfer, so light falls as in dst and the edges meet dst's skin; 0 = off",
+        lo=0.0,
+        hi=1.0,
+    )
     color_smoothing: float = opt(
         0.7, "temporal smoothing of rct/lct/mkl colour statistics per track: 0 off, 1 frozen", lo=0.0, hi=0.95
     )
@@ -200,6 +207,13 @@ class MergeConfig:
         choices=("overlay", "seamless", "hist-match"),
     )
     face_scale: float = opt(0.0, "grow (+) or shrink (-) the swapped face, in %", lo=-20.0, hi=20.0)
+    temporal: float = opt(
+        0.5,
+        "steadiness: blend each swapped face with the previous frame's where dst did not change "
+        "between the two (motion followed, expressions pass at once); 0 = off",
+        lo=0.0,
+        hi=0.95,
+    )
     sharpen: float = opt(0.0, "unsharp-mask amount on the swapped face (0 = off)", lo=0.0, hi=3.0)
     degrade_blur: float = opt(
         0.0, "blur the swapped face to match a soft dst, in % of the face size", lo=0.0, hi=5.0

@@ -8,6 +8,7 @@ from pathlib import Path
 from faceweave.atomic import write_text_atomic
 from faceweave.config import load_config, render_toml
 from faceweave.errors import UserError, write_error
+from faceweave.presets import device_preset
 
 CONFIG_NAME = "faceweave.toml"
 
@@ -61,7 +62,8 @@ class InitReport:
 
 
 def init_workspace(root: Path, preset: str | None = None, overwrite_config: bool = False) -> InitReport:
-    """Create the workspace folders and a faceweave.toml; an existing config is kept unless asked."""
+    """Create the workspace folders and a faceweave.toml (with `preset`, or the one that suits this
+    machine); an existing config is kept unless asked."""
     ws = Workspace(Path(root))
     if ws.root.exists() and not ws.root.is_dir():
         raise UserError(f"{ws.root} exists and is not a folder")
@@ -75,6 +77,7 @@ def init_workspace(root: Path, preset: str | None = None, overwrite_config: bool
             created.append(folder)
     write = overwrite_config or not ws.config.exists()
     if write:
+        preset = preset or device_preset()
         write_text_atomic(ws.config, render_toml(load_config(preset=preset), preset))
     else:
         load_config(ws.config)  # an existing file must still be valid

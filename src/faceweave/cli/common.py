@@ -19,9 +19,12 @@ def config_options(func: F) -> F:
         "--set", "set_", multiple=True, metavar="SECTION.KEY=VALUE",
         help="Override one option of faceweave.toml, e.g. --set video.crf=20 (repeatable).",
     )(func)  # fmt: skip
-    func = click.option("--preset", metavar="NAME", help="Apply a preset (quick, hd) on top of the config.")(
-        func
-    )
+    func = click.option(
+        "--preset",
+        metavar="NAME",
+        help="Apply a preset (quick, balanced, hd) on top of the config; "
+        "without a config file, the one that suits this machine.",
+    )(func)
     func = click.option(
         "--config", "config_path", type=click.Path(path_type=Path), metavar="FILE",
         help="A faceweave.toml to read (default: built-in defaults).",
@@ -31,8 +34,10 @@ def config_options(func: F) -> F:
 
 def build_config(config_path: Path | None, preset: str | None, set_: tuple[str, ...],
                  flags: dict[str, dict[str, Any]] | None = None) -> Any:  # fmt: skip
-    """Load and validate the config; explicit command flags win over --set."""
+    """Load and validate the config; explicit command flags win over --set. Without a config file
+    or a preset, the preset that suits this machine applies (quick on a CPU, hd on a GPU)."""
     from faceweave.config import load_config, parse_override
+    from faceweave.presets import device_preset
 
     overrides: dict[str, dict[str, Any]] = {}
     for item in set_:
@@ -42,6 +47,8 @@ def build_config(config_path: Path | None, preset: str | None, set_: tuple[str, 
         for key, value in values.items():
             if value is not None:
                 overrides.setdefault(section, {})[key] = value
+    if config_path is None and preset is None:
+        preset = device_preset()
     return load_config(config_path, preset, overrides)
 
 

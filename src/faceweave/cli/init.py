@@ -11,7 +11,12 @@ from faceweave.cli.common import info
 
 @click.command("init")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--preset", metavar="NAME", help="Write this preset's values (quick, hd) into the config.")
+@click.option(
+    "--preset",
+    metavar="NAME",
+    help="Write this preset's values (quick, balanced, hd) into the config "
+    "(default: the one that suits this machine).",
+)
 @click.option("--force", is_flag=True, help="Rewrite faceweave.toml even if it exists.")
 def command(directory: Path, preset: str | None, force: bool) -> None:
     """Create a DeepFaceLab-style workspace in DIRECTORY with a commented faceweave.toml."""

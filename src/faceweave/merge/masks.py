@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.train.data import FACE_OVAL
+from faceweave.mesh import BROWS
+from faceweave.train.data import FACE_OVAL, landmark_masks
 
 Mask = npt.NDArray[np.float32]
 # Inner lip ring: the mouth opening, where teeth and tongue show.
@@ -83,3 +84,14 @@ def refine(mask: Mask, erode_pct: float, blur_pct: float) -> Mask:
         out = np.asarray(cv2.erode(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * half + 1,) * 2)))
         out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=feather / 4), np.float32)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def skin_mask(landmarks_crop: npt.NDArray[np.float64], size: int, crop_size: int) -> Mask:
+    """The face's skin at `size` px: the hull without eyes, mouth and brows (grown a little),
+    where two people's faces can be compared for colour."""
+    hull, features = landmark_masks(landmarks_crop, size, size / crop_size)
+    points = np.round(landmarks_crop[:, :2] * size / crop_size).astype(np.int32)
+    thickness = max(2, size // 16)
+    for brow in BROWS:
+        cv2.polylines(features, [points[list(brow)]], False, (1.0,), thickness)
+    return np.asarray(hull * (1 - features), np.float32)

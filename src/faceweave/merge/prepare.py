@@ -19,8 +19,10 @@ import torch
 from faceweave.color import PARAMETRIC, Stats, apply_stats, measure, transfer
 from faceweave.config import MergeConfig
 from faceweave.formats.aligned import FaceMeta, read_aligned_face
-from faceweave.merge.masks import combine, hull_mask, mouth_mask, refine, resize_mask
+from faceweave.merge.masks import combine, hull_mask, mouth_mask, refine, resize_mask, skin_mask
 from faceweave.merge.paste import Affine, compose, resample_matrix, scale_about_centre
+from faceweave.merge.shading import match_shading
+from faceweave.merge.temporal import TemporalFilter
 from faceweave.models import FaceSwapModel
 from faceweave.train.data import to_tensor
 
@@ -116,6 +118,7 @@ class Preparer:
         self.model, self.cfg, self.device = model, cfg, device
         self.resolution = model.config.resolution
         self.colors = ColorSmoother(cfg.color, cfg.color_smoothing)
+        self.steady = TemporalFilter(cfg.temporal)
 
     def batch(self, faces: list[DstFace]) -> list[PreparedFace]:
         if not faces:
@@ -131,16 +134,19 @@ class Preparer:
             learned: npt.NDArray[np.float32]) -> PreparedFace:  # fmt: skip
         cfg, r, s = self.cfg, self.resolution, meta.size_px
         m = min(s, max(MASK_SIZE_CAP, r))
+        dst_small = np.asarray(cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA), np.float32) / 255
+        swapped, learned = self.steady(meta.track_id, meta.frame_index, dst_small, swapped, learned)
         mask = combine(cfg.mask, resize_mask(learned, m), hull_mask(meta.landmarks_crop, m, s))
         if cfg.keep_mouth:
             mouth = mouth_mask(meta.landmarks_crop, m, s)
             mask = mask * (1 - np.asarray(cv2.GaussianBlur(mouth, (0, 0), sigmaX=m / 128), np.float32))
-        # Colour is compared where the face is solidly inside the mask, at model resolution.
-        colour_mask = (resize_mask(mask, r) > 0.5).astype(np.float32)
-        dst_small = cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        face = self.colors(meta.track_id, swapped, dst_small, colour_mask)
+        # Colour is compared on skin (eyes, brows and mouth differ between people, and a mouth
+        # that opens in dst only would drag the average), solidly inside the mask.
+        skin = skin_mask(meta.landmarks_crop, r, s) * (resize_mask(mask, r) > 0.5).astype(np.float32)
+        face = self.colors(meta.track_id, swapped, dst_small, skin)
         if cfg.blend == "hist-match":
-            face = match_histograms(face, dst_small, colour_mask)
+            face = match_histograms(face, dst_small, skin)
+        face = match_shading(face, dst_small, skin, cfg.shading)
         face = sharpen_and_degrade(face, cfg, meta.frame_index * 64 + meta.face_index)
         mask = refine(mask, cfg.erode, cfg.blur)
         placed = compose(meta.face_to_frame, scale_about_centre(s, 1 + cfg.face_scale / 100))
