@@ -1,9 +1,11 @@
 """What dst does that src never shows: said before training, when a user can still act on it.
 
 Each face's expression and yaw were measured from its mesh when the faceset loaded
-(quality/features.py: openings in inter-ocular distances, eye opening in eye widths). A dst face
-lies outside src when it goes beyond src's 98th percentile (2nd for closing eyes) by a margin
-larger than the measure's frame-to-frame noise.
+(quality/features.py: openings in inter-ocular distances, eye opening in eye widths). Two people
+differ at rest (one's lips part a little, another's mouth is wider), so each expression is taken
+relative to its own faceset's resting level (the 5th percentile; the 95th for eye opening): how
+far a face moves away from rest. A dst face lies outside src when it moves further than all but
+2% of src's faces, by a margin larger than the measure's frame-to-frame noise. Yaw is absolute.
 """
 
 from __future__ import annotations
@@ -38,10 +40,13 @@ class Gap:
     sentence: str
 
 
-def _column(faceset: Faceset, name: str) -> npt.NDArray[np.float32]:
+def excursion(faceset: Faceset, name: str, sign: int) -> npt.NDArray[np.float32]:
+    """How far each face moves from its faceset's rest on `name`, in the direction `sign`."""
     if name == "yaw":
         return np.abs(faceset.yaw)
-    return faceset.expression[:, EXPRESSION_NAMES.index(name)]
+    values = faceset.expression[:, EXPRESSION_NAMES.index(name)]
+    rest = float(np.percentile(values, 5 if sign > 0 else 95))
+    return np.asarray((values - rest) * sign, np.float32)
 
 
 def coverage_gaps(src: Faceset, dst: Faceset, min_share: float = 0.02) -> list[Gap]:
@@ -50,9 +55,8 @@ def coverage_gaps(src: Faceset, dst: Faceset, min_share: float = 0.02) -> list[G
         return []
     gaps = []
     for name, sign, margin, does, remedy in CHECKS:
-        mine, theirs = _column(src, name), _column(dst, name)
-        edge = float(np.percentile(mine, 98 if sign > 0 else 2))
-        beyond = (theirs - edge) * sign > margin
+        edge = float(np.percentile(excursion(src, name, sign), 98))
+        beyond = excursion(dst, name, sign) - edge > margin
         share = float(beyond.mean())
         if share >= min_share:
             sentence = f"dst {does} than src ever does in {share:.0%} of its faces; {remedy}"
