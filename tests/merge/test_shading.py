@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from faceweave.merge.shading import match_shading
 
 SIZE = 64
 
 
-def _detail(seed: int) -> np.ndarray:
+def _detail(seed: int) -> npt.NDArray[np.float32]:
     rng = np.random.default_rng(seed)
     return rng.normal(0, 0.05, (SIZE, SIZE, 1)).astype(np.float32).repeat(3, axis=2)
 

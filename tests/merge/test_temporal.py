@@ -5,19 +5,20 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import numpy.typing as npt
 
 from faceweave.merge.temporal import TemporalFilter
 
 SIZE = 64
 
 
-def _texture(seed: int) -> np.ndarray:
+def _texture(seed: int) -> npt.NDArray[np.float32]:
     rng = np.random.default_rng(seed)
     coarse = rng.uniform(0.2, 0.8, (8, 8, 3)).astype(np.float32)
     return np.asarray(np.kron(coarse, np.ones((8, 8, 1), np.float32)), np.float32)
 
 
-def _change(frames: list[np.ndarray]) -> float:
+def _change(frames: list[npt.NDArray[np.float32]]) -> float:
     return float(np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(frames)]))
 
 
@@ -27,7 +28,7 @@ def test_a_prediction_that_boils_over_a_still_dst_is_steadied() -> None:
     rng = np.random.default_rng(1)
     raw, out = [], []
     for i in range(12):
-        face = np.clip(dst + rng.normal(0, 0.03, (1, 1, 3)).astype(np.float32), 0, 1)  # brightness pumps
+        face = np.clip(dst + rng.normal(0, 0.03, (1, 1, 3)), 0, 1).astype(np.float32)  # brightness pumps
         raw.append(face)
         out.append(steady(0, i, dst, face, np.ones((SIZE, SIZE), np.float32))[0])
     assert _change(out) < 0.5 * _change(raw)

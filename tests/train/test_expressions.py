@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from faceweave.assets import load_sample_face
@@ -25,26 +26,26 @@ def finder() -> Iterator[MediapipeFaceFinder]:
     found.close()
 
 
-def _mesh(finder: MediapipeFaceFinder, image: ImageBGR) -> np.ndarray:
+def _mesh(finder: MediapipeFaceFinder, image: ImageBGR) -> npt.NDArray[np.float32]:
     faces = finder.find(image)
     assert faces, "the detector lost the face"
     return np.asarray(faces[0].landmarks_478, np.float64)
 
 
 @pytest.fixture(scope="module")
-def portrait(finder: MediapipeFaceFinder) -> tuple[ImageBGR, np.ndarray]:
+def portrait(finder: MediapipeFaceFinder) -> tuple[ImageBGR, npt.NDArray[np.float32]]:
     face = load_sample_face(2)
     return face, _mesh(finder, face)
 
 
-def test_no_amount_moves_nothing(portrait: tuple[ImageBGR, np.ndarray]) -> None:
+def test_no_amount_moves_nothing(portrait: tuple[ImageBGR, npt.NDArray[np.float32]]) -> None:
     face, mesh = portrait
     assert np.abs(displacement(mesh[:, :2], ExpressionAmounts())).max() == 0
     same = express(face, mesh[:, :2], ExpressionAmounts())
     assert np.abs(same.face.astype(int) - face.astype(int)).mean() < 1.0  # resampling only
 
 
-def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, np.ndarray]) -> None:
+def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, npt.NDArray[np.float32]]) -> None:
     _, mesh = portrait
     p = mesh[:, :2]
     jaw = displacement(p, ExpressionAmounts(jaw=1.0))
@@ -66,9 +67,12 @@ def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, np.ndarr
     ],
 )
 def test_a_detector_reads_the_expression_off_the_warped_face(
-    finder: MediapipeFaceFinder, portrait: tuple[ImageBGR, np.ndarray], amounts: ExpressionAmounts,
-    measure: str, direction: int,
-) -> None:  # fmt: skip
+    finder: MediapipeFaceFinder,
+    portrait: tuple[ImageBGR, npt.NDArray[np.float32]],
+    amounts: ExpressionAmounts,
+    measure: str,
+    direction: int,
+) -> None:
     """Not our own numbers: mediapipe, run afresh on the warped picture, sees the expression."""
     face, mesh = portrait
     before = getattr(features(mesh), measure)
@@ -87,7 +91,7 @@ def test_an_opened_mouth_is_painted_dark_and_weighted_low(facesets: Workspace) -
     assert float(ratio[opened.masks > 0.99].min()) < 0.3  # a painted cavity somewhere in the batch
 
 
-def _faceset(expression: np.ndarray, yaw: np.ndarray | None = None) -> Faceset:
+def _faceset(expression: npt.NDArray[np.float32], yaw: npt.NDArray[np.float32] | None = None) -> Faceset:
     n = len(expression)
     empty = np.zeros((n, 4, 4), np.float32)
     yaw = np.zeros(n, np.float32) if yaw is None else yaw

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 
 from faceweave.config import (
     SCHEMA_VERSION,
@@ -46,9 +47,23 @@ def test_layers_apply_in_order_file_preset_overrides(tmp_path: Path) -> None:
 
 
 def test_presets_are_data_files() -> None:
-    assert {"quick", "hd"} <= set(preset_names())
-    with pytest.raises(ConfigError, match=r"unknown preset 'fast'.*allowed: hd, quick"):
+    assert {"quick", "balanced", "hd"} <= set(preset_names())
+    with pytest.raises(ConfigError, match=r"unknown preset 'fast'.*allowed: balanced, hd, quick"):
         load_config(preset="fast")
+    balanced = load_config(preset="balanced").train
+    assert (balanced.resolution, balanced.pixel_norm, balanced.double_res) == (128, True, True)
+
+
+def test_without_a_preset_a_new_workspace_gets_the_machines(tmp_path: Path) -> None:
+    from faceweave.presets import device_preset
+    from faceweave.workspace import init_workspace
+
+    expected = "hd" if torch.cuda.is_available() else "quick"
+    assert device_preset() == expected
+    ws = init_workspace(tmp_path / "ws").workspace
+    text = ws.config.read_text(encoding="utf-8")
+    assert f"written with preset {expected!r}" in text
+    assert load_config(ws.config).train == load_config(preset=expected).train
 
 
 @pytest.mark.parametrize(
