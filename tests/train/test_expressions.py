@@ -26,26 +26,26 @@ def finder() -> Iterator[MediapipeFaceFinder]:
     found.close()
 
 
-def _mesh(finder: MediapipeFaceFinder, image: ImageBGR) -> npt.NDArray[np.float32]:
+def _mesh(finder: MediapipeFaceFinder, image: ImageBGR) -> npt.NDArray[np.float64]:
     faces = finder.find(image)
     assert faces, "the detector lost the face"
     return np.asarray(faces[0].landmarks_478, np.float64)
 
 
 @pytest.fixture(scope="module")
-def portrait(finder: MediapipeFaceFinder) -> tuple[ImageBGR, npt.NDArray[np.float32]]:
+def portrait(finder: MediapipeFaceFinder) -> tuple[ImageBGR, npt.NDArray[np.float64]]:
     face = load_sample_face(2)
     return face, _mesh(finder, face)
 
 
-def test_no_amount_moves_nothing(portrait: tuple[ImageBGR, npt.NDArray[np.float32]]) -> None:
+def test_no_amount_moves_nothing(portrait: tuple[ImageBGR, npt.NDArray[np.float64]]) -> None:
     face, mesh = portrait
     assert np.abs(displacement(mesh[:, :2], ExpressionAmounts())).max() == 0
     same = express(face, mesh[:, :2], ExpressionAmounts())
     assert np.abs(same.face.astype(int) - face.astype(int)).mean() < 1.0  # resampling only
 
 
-def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, npt.NDArray[np.float32]]) -> None:
+def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, npt.NDArray[np.float64]]) -> None:
     _, mesh = portrait
     p = mesh[:, :2]
     jaw = displacement(p, ExpressionAmounts(jaw=1.0))
@@ -68,7 +68,7 @@ def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, npt.NDAr
 )
 def test_a_detector_reads_the_expression_off_the_warped_face(
     finder: MediapipeFaceFinder,
-    portrait: tuple[ImageBGR, npt.NDArray[np.float32]],
+    portrait: tuple[ImageBGR, npt.NDArray[np.float64]],
     amounts: ExpressionAmounts,
     measure: str,
     direction: int,
