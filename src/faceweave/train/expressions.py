@@ -4,8 +4,8 @@ A src decoder can only draw src in the shapes it saw, and src footage is often c
 performance. Here a sample's 478 landmarks are moved as a face moves them (the jaw drops and the
 lower lip with it, the mouth corners go up and out, the upper lids come down onto the lower
 ones or rise toward the brows in surprise, the brows rise), and the image follows the mesh with
-a piecewise-linear warp over its triangulation. Input and target are warped alike, and the
-masks are rebuilt from the moved landmarks, so the model learns src's face in that shape.
+a piecewise-linear warp over its triangulation. Input and target are warped alike, and the masks are rebuilt from the moved
+landmarks, so the model learns src's face in that shape.
 
 What a warp cannot know is the inside of an opened mouth: teeth and tongue were never in the
 picture. The opening is filled with a dark shade of src's own lips and marked, so training can
