@@ -3,8 +3,8 @@
 A src decoder can only draw src in the shapes it saw, and src footage is often calmer than dst's
 performance. Here a sample's 478 landmarks are moved as a face moves them (the jaw drops and the
 lower lip with it, the mouth corners go up and out, the upper lids come down onto the lower
-ones or rise toward the brows in surprise, the brows rise), and the image follows the mesh with
-a piecewise-linear warp over its triangulation. Input and target are warped alike, and the masks are rebuilt from the moved
+ones, the brows rise), and the image follows the mesh with a piecewise-linear warp over its
+triangulation. Input and target are warped alike, and the masks are rebuilt from the moved
 landmarks, so the model learns src's face in that shape.
 
 What a warp cannot know is the inside of an opened mouth: teeth and tongue were never in the
@@ -40,9 +40,6 @@ Points = npt.NDArray[np.float64]
 JAW_DROP = 0.5
 SMILE_UP, SMILE_OUT = 0.12, 0.08
 BROW_LIFT = 0.4
-WIDEN = 0.25  # of the lid-to-brow gap: eyes opened wide (surprise)
-# Share of eye expressions that widen the eyes rather than close them.
-WIDEN_SHARE = 0.35
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class ExpressionAmounts:
 
     jaw: float = 0.0
     smile: float = 0.0
-    close_eyes: float = 0.0  # negative: the eyes open wider instead
+    close_eyes: float = 0.0
     brow: float = 0.0
 
 
@@ -62,8 +59,6 @@ def random_amounts(rng: np.random.Generator) -> ExpressionAmounts:
     if not on.any():
         on[rng.integers(0, 4)] = True
     amounts = rng.uniform(0.15, 1.0, 4) * on
-    if rng.random() < WIDEN_SHARE:
-        amounts[2] = -amounts[2]
     return ExpressionAmounts(*(float(a) for a in amounts))
 
 
@@ -95,10 +90,8 @@ def displacement(points: Points, amounts: ExpressionAmounts) -> Points:
             reach = np.exp(-np.sum((p - corner) ** 2, axis=1) / (2 * (0.35 * mouth_w) ** 2))
             lift = (side * SMILE_OUT * across - SMILE_UP * down) * mouth_w * amounts.smile
             move += reach[:, None] * lift[None, :]
-    if amounts.close_eyes > 0:
+    if amounts.close_eyes:
         move += _lids(p, down) * amounts.close_eyes
-    elif amounts.close_eyes < 0:
-        move += _widen(p, down) * -amounts.close_eyes
     if amounts.brow:
         move += _brows(p, across, down) * amounts.brow
     return move
@@ -135,16 +128,6 @@ def _lids(p: Points, down: npt.NDArray[np.float64]) -> Points:
         low_v = float(np.max(p[list(lower)] @ down))
         iris_v = p[list(iris)] @ down
         move[list(iris)] = ((low_v - iris_v) * 0.95)[:, None] * down[None, :]
-    return move
-
-
-def _widen(p: Points, down: npt.NDArray[np.float64]) -> Points:
-    """Upper lids raised toward the brows, most at the middle of the lid, the corners still."""
-    move = np.zeros_like(p)
-    for brow, (upper, _) in zip(BROWS, LIDS, strict=True):
-        gap = max(float(np.mean(p[list(upper)] @ down) - np.mean(p[list(brow)] @ down)), 1.0)
-        profile = np.sin(np.linspace(0, np.pi, len(upper)))
-        move[list(upper)] = -(WIDEN * gap * profile)[:, None] * down[None, :]
     return move
 
 
