@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -275,6 +276,9 @@ def _check_value(key: str, value: Any, kind: type, meta: Mapping[str, Any], orig
         raise ConfigError(f"{origin}: {key} = {value!r} has the wrong type; allowed: {allowed}")
     if meta["choices"] and value not in meta["choices"]:
         raise ConfigError(f"{origin}: {key} = {value!r} is not allowed; allowed: {allowed}")
+    if kind is float and not math.isfinite(value):
+        # NaN compares false with every bound, so a range check alone would let it through.
+        raise ConfigError(f"{origin}: {key} = {value!r} is not a finite number; allowed: {allowed}")
     lo, hi = meta["lo"], meta["hi"]
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ConfigError(f"{origin}: {key} = {value!r} is out of range; allowed: {allowed}")

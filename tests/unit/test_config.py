@@ -112,3 +112,14 @@ def test_override_parsing() -> None:
     assert parse_override("decode.image_fps=29.97") == ("decode", "image_fps", 29.97)
     with pytest.raises(ConfigError, match=r"must look like section\.key=value"):
         parse_override("crf=20")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    "key",
+    ["train.learning_rate", "train.time_limit_min", "extract.smoothing", "merge.blur", "merge.temporal"],
+)
+def test_every_number_must_be_finite(key: str, value: float) -> None:
+    section, name = key.split(".")
+    with pytest.raises(ConfigError, match=rf"{key} = .* is not a finite number"):
+        load_config(overrides={section: {name: value}})
