@@ -114,6 +114,8 @@ def test_coverage_names_what_src_lacks() -> None:
     gaps = coverage_gaps(_faceset(calm), _faceset(wide))
     assert [g.measure for g in gaps] == ["mouth_open"]
     assert "30%" in gaps[0].sentence and "keep_mouth" in gaps[0].sentence
+    unaided = coverage_gaps(_faceset(calm), _faceset(wide), augmenting=False)
+    assert "expression_aug is 0" in unaided[0].sentence
     assert coverage_gaps(_faceset(calm), _faceset(calm)) == []
     other_person = calm + np.array([0.15, -0.05, 0.3, 0.2])  # lips apart at rest, a wider mouth
     assert coverage_gaps(_faceset(calm), _faceset(other_person)) == []

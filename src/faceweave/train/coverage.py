@@ -49,8 +49,15 @@ def excursion(faceset: Faceset, name: str, sign: int) -> npt.NDArray[np.float32]
     return np.asarray((values - rest) * sign, np.float32)
 
 
-def coverage_gaps(src: Faceset, dst: Faceset, min_share: float = 0.02) -> list[Gap]:
-    """Every measure where at least `min_share` of dst's faces lie beyond all but 2% of src's."""
+NO_AUGMENTATION = (
+    "train.expression_aug is 0: set it (e.g. 0.5) to teach src's face the shape by warping, "
+    "or add src footage that shows it"
+)
+
+
+def coverage_gaps(src: Faceset, dst: Faceset, augmenting: bool = True, min_share: float = 0.02) -> list[Gap]:
+    """Every measure where at least `min_share` of dst's faces lie beyond all but 2% of src's;
+    the remedy said depends on whether expression augmentation is on."""
     if not len(src.expression) or not len(dst.expression):
         return []
     gaps = []
@@ -59,6 +66,8 @@ def coverage_gaps(src: Faceset, dst: Faceset, min_share: float = 0.02) -> list[G
         beyond = excursion(dst, name, sign) - edge > margin
         share = float(beyond.mean())
         if share >= min_share:
+            if not augmenting and name != "yaw":
+                remedy = NO_AUGMENTATION
             sentence = f"dst {does} than src ever does in {share:.0%} of its faces; {remedy}"
             gaps.append(Gap(name, share, sentence))
     return gaps

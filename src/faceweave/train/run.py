@@ -237,7 +237,7 @@ def _train(
     dst = load_faceset(ws.dst_aligned, cfg.resolution)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
     ws.model.mkdir(parents=True, exist_ok=True)
-    gaps = coverage_gaps(src, dst)
+    gaps = coverage_gaps(src, dst, augmenting=cfg.expression_aug > 0)
     for gap in gaps:
         say(f"src lacks: {gap.sentence}")
     if dist.main:
