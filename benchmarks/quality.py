@@ -97,17 +97,28 @@ def make_pair(ws: Workspace, pair: int, config: Config) -> None:
     (ws.root / "truth.json").write_text(json.dumps({"frames": frames}), encoding="utf-8")
 
 
-def train_stages(ws: Workspace, config: Config, stages: list[float], steps_per_min: float) -> None:
+def train_stages(ws: Workspace, config: Config, stages: list[float], steps_per_min: float,
+                 wall: bool = False) -> None:  # fmt: skip
+    """Train to each stage and merge; a stage is minutes x steps_per_min steps, or with `wall`
+    that many minutes of training on the clock (whatever this machine manages in them)."""
+    done = 0.0
     for minutes in stages:
         result = ws.root / f"result_{minutes:g}min.mp4"
         if result.is_file():
+            done = minutes
             continue
         steps = round(minutes * steps_per_min)
-        start = time.monotonic()
-        run_train(replace(config, train=replace(config.train, iterations=steps, time_limit_min=0)), ws)
-        print(
-            f"{ws.root.name}: trained to {steps} steps ({minutes:g} min) in {time.monotonic() - start:.0f} s"
+        limits = (
+            {"iterations": 0, "time_limit_min": minutes - done}
+            if wall
+            else {"iterations": steps, "time_limit_min": 0}
         )
+        start = time.monotonic()
+        report = run_train(replace(config, train=replace(config.train, **limits)), ws)
+        print(
+            f"{ws.root.name}: trained to {report.iteration} steps ({minutes:g} min) in {time.monotonic() - start:.0f} s"
+        )
+        done = minutes
         run_merge(config, ws)
         shutil.copyfile(ws.result, result)
 
@@ -195,6 +206,9 @@ def main() -> None:
     parser.add_argument("--steps-per-min", type=float, default=660.0)
     parser.add_argument("--out", type=Path, default=Path("bench_quality"))
     parser.add_argument("--preset", default="quick")
+    parser.add_argument(
+        "--wall", action="store_true", help="stages are minutes on the clock, not step counts"
+    )
     parser.add_argument("--set", dest="set_", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = parser.parse_args()
     pairs = [int(p) for p in args.pairs.split(",")]
@@ -208,7 +222,7 @@ def main() -> None:
         for pair in pairs:
             ws = pair_workspace(args.out, pair)
             make_pair(ws, pair, config)
-            train_stages(ws, config, stages, args.steps_per_min)
+            train_stages(ws, config, stages, args.steps_per_min, args.wall)
     elif args.phase == "score":
         score(args.out, pairs, config)
     else:
