@@ -115,9 +115,8 @@ def train_stages(ws: Workspace, config: Config, stages: list[float], steps_per_m
         )
         start = time.monotonic()
         report = run_train(replace(config, train=replace(config.train, **limits)), ws)
-        print(
-            f"{ws.root.name}: trained to {report.iteration} steps ({minutes:g} min) in {time.monotonic() - start:.0f} s"
-        )
+        took = time.monotonic() - start
+        print(f"{ws.root.name}: trained to {report.iteration} steps ({minutes:g} min) in {took:.0f} s")
         done = minutes
         run_merge(config, ws)
         shutil.copyfile(ws.result, result)
