@@ -87,3 +87,11 @@ def print_eval(evaluation: Any, report_dir: Path) -> None:
     for line in summary_lines(evaluation):
         click.echo(line)
     click.echo(f"report:     {report_dir / 'report.html'}")
+
+
+def workspace_option(help_text: str, default: str = ".") -> Callable[[F], F]:
+    """The -w/--workspace option every stage command takes, with its own help and default."""
+    return click.option(
+        "-w", "--workspace", type=click.Path(path_type=Path), default=Path(default), show_default=True,
+        help=help_text,
+    )  # fmt: skip

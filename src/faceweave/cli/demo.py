@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, print_eval
+from faceweave.cli.common import build_config, config_options, info, print_eval, workspace_option
 
 # With extraction and merging, the whole demo takes about 15 minutes on a 2-core CPU: the time the
 # quick model needs to show a recognisable swap.
@@ -14,8 +14,7 @@ DEMO_TRAIN_MINUTES = 14.0
 
 
 @click.command("demo")
-@click.option("-w", "--workspace", type=click.Path(path_type=Path), default=Path("demo_workspace"),
-              show_default=True, help="Workspace folder to create and fill.")  # fmt: skip
+@workspace_option("Workspace folder to create and fill.", "demo_workspace")
 @click.option("--seconds", type=click.FloatRange(1.0, 60.0), default=4.0, show_default=True,
               help="Length of the generated clips.")  # fmt: skip
 @click.option(

@@ -6,18 +6,11 @@ from pathlib import Path
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, print_eval, progress
+from faceweave.cli.common import build_config, config_options, info, print_eval, progress, workspace_option
 
 
 @click.command("eval")
-@click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Workspace whose result.mp4, dst video and src faceset are the defaults.",
-)
+@workspace_option("Workspace whose result.mp4, dst video and src faceset are the defaults.")
 @click.option("--result", type=click.Path(path_type=Path), help="The swapped video (default: result.mp4).")
 @click.option("--dst", type=click.Path(path_type=Path), help="The dst video it was merged into.")
 @click.option(

@@ -7,13 +7,12 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, progress, warn
+from faceweave.cli.common import build_config, config_options, info, progress, warn, workspace_option
 
 
 @click.command("extract")
 @click.argument("side", type=click.Choice(["src", "dst"]))
-@click.option("-w", "--workspace", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="Workspace folder (see `faceweave init`).")  # fmt: skip
+@workspace_option("Workspace folder (see `faceweave init`).")
 @click.option("--input", "source", type=click.Path(path_type=Path),
               help="Video or folder of photos (default: data_<side>.mp4, else data_<side>/).")  # fmt: skip
 @click.option(

@@ -7,12 +7,11 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, progress
+from faceweave.cli.common import build_config, config_options, info, progress, workspace_option
 
 
 @click.command("merge")
-@click.option("-w", "--workspace", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="Workspace with data_dst/aligned and a trained model.")  # fmt: skip
+@workspace_option("Workspace with data_dst/aligned and a trained model.")
 @click.option("--mask", type=click.Choice(["dst", "learned", "learned*dst", "full"]), help="Mask mode.")
 @click.option("--erode", type=float, help="Shrink (+) or grow (-) the mask, % of the face.")
 @click.option("--blur", type=float, help="Feather the mask edge, % of the face.")

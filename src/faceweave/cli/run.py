@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, print_eval
+from faceweave.cli.common import build_config, config_options, info, print_eval, workspace_option
 from faceweave.cli.train import parse_minutes
 
 
@@ -16,8 +16,7 @@ from faceweave.cli.train import parse_minutes
 @click.option(
     "--dst", type=click.Path(path_type=Path), required=True, help="Video whose performance is kept."
 )
-@click.option("-w", "--workspace", type=click.Path(path_type=Path), default=Path("faceweave_run"),
-              show_default=True, help="Workspace folder (created; reused to resume).")  # fmt: skip
+@workspace_option("Workspace folder (created; reused to resume).", "faceweave_run")
 @click.option("--iterations", type=int, help="Train to this total step count.")
 @click.option("--time", "time_limit", help="Train this long in total across runs, e.g. 10m (default 15m).")
 @config_options

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info
+from faceweave.cli.common import build_config, config_options, info, workspace_option
 
 
 def parse_minutes(text: str) -> float:
@@ -21,14 +21,7 @@ def parse_minutes(text: str) -> float:
 
 
 @click.command("train")
-@click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Workspace folder with data_src/aligned and data_dst/aligned.",
-)
+@workspace_option("Workspace folder with data_src/aligned and data_dst/aligned.")
 @click.option("--iterations", type=int, help="Stop at this total step count (train.iterations).")
 @click.option("--time", "time_limit", help="Stop after this long, e.g. 10m, 90s, 1h (train.time_limit_min).")
 @click.option("--batch-size", type=int, help="Faces per side per step (train.batch_size).")
