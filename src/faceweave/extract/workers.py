@@ -8,6 +8,7 @@ frame is processed independently and the order-dependent work (tracking, smoothi
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from faceweave.childproc import shield_worker, signals_held
 from faceweave.extract.detect import MediapipeFaceFinder, RawFace
 from faceweave.formats.aligned import FaceMeta, write_aligned_face
 from faceweave.records import Frame, ImageBGR
@@ -117,8 +119,10 @@ _worker: FrameDetector | None = None
 _attached: dict[str, shared_memory.SharedMemory] = {}
 
 
-def _init_worker(settings: DetectSettings) -> None:
+def _init_worker(settings: DetectSettings, parent_pid: int) -> None:
     global _worker
+    # multiprocessing's Pool.terminate() stops workers with SIGTERM, so only SIGINT is ignored here.
+    shield_worker(parent_pid, ignore_term=False)
     _worker = FrameDetector(settings)
 
 
@@ -175,7 +179,10 @@ class DetectionPool:
         else:
             # spawn, not fork: the parent may hold threads (decoder, torch) a fork would copy broken.
             context = multiprocessing.get_context("spawn")
-            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(self.settings,))
+            with signals_held():
+                self._pool = context.Pool(
+                    self.workers, initializer=_init_worker, initargs=(self.settings, os.getpid())
+                )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from faceweave.atomic import write_text_atomic
+from faceweave.childproc import signals_held
 from faceweave.config import Config, TrainConfig
 from faceweave.errors import UserError
 from faceweave.models import FaceSwapModel, ModelConfig, build_model
@@ -310,7 +311,8 @@ def _train(
             except NonFiniteLoss as exc:
                 _recover(ws, observer, exc, say)
     except KeyboardInterrupt:
-        observer.save()
+        with signals_held():  # a second SIGTERM (systemd, Slurm) must not cut this save short
+            observer.save()
         say(f"interrupted: saved iteration {state.iteration}")
         raise
     state.elapsed_s += time.monotonic() - start

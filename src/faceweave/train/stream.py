@@ -6,13 +6,16 @@ many workers prepare it, and a resumed run sees exactly the batches an uninterru
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import count
 
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from faceweave.childproc import shield_worker, signals_held
 from faceweave.train.data import Batch, Faceset, balanced_indices, make_batch, sampling_columns
 
 
@@ -70,5 +73,11 @@ def batch_loader(
         pin_memory=pin,
         prefetch_factor=4 if workers else None,
         persistent_workers=False,
+        worker_init_fn=partial(_init_worker, os.getpid()),
     )
-    return iter(loader)
+    with signals_held():
+        return iter(loader)  # starts the workers
+
+
+def _init_worker(parent_pid: int, worker_id: int) -> None:
+    shield_worker(parent_pid)

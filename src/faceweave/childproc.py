@@ -1,0 +1,48 @@
+"""Helper processes (batch loaders, detection workers) that leave signals to their parent.
+
+`timeout`, `docker stop`, systemd and Slurm send SIGTERM (and a terminal sends SIGINT) to the whole
+process group. A worker that dies of it first makes the parent fail with "worker killed" before it
+can save, so workers ignore both and the parent alone decides how to stop. A worker whose parent
+died (`kill -9`) must not linger holding memory and files, so the kernel kills it with the parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_PR_SET_PDEATHSIG = 1
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT while workers are started, so none arrives before they ignore it.
+
+    Children inherit the blocked mask; the parent gets any held signal as soon as the block ends.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def shield_worker(parent_pid: int, ignore_term: bool = True) -> None:
+    """Run first in every worker: ignore stop signals and die with the parent `parent_pid`.
+
+    `ignore_term=False` leaves SIGTERM deadly, for pools whose own `terminate()` sends it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_term else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        # The parent died before the death signal was armed: nobody is left to serve.
+        os._exit(1)

@@ -1,0 +1,92 @@
+"""Stop signals sent to the whole process group (timeout, docker stop, systemd, Slurm) save the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faceweave.train.checkpoint import load_checkpoint
+from faceweave.workspace import Workspace
+from tests.train.conftest import TINY, fresh_workspace
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process groups and /proc are Linux's")
+
+
+def _start_training(ws: Workspace) -> subprocess.Popen[bytes]:
+    settings = [f"--set=train.{key}={value}" for key, value in {**TINY, "loader_workers": 1}.items()]
+    command = [sys.executable, "-m", "faceweave", "train", "-w", str(ws.root), "--iterations", "1000000",
+               *settings]  # fmt: skip
+    # A session of its own, so the group signal reaches only this run and its loader worker.
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _logged_iterations(ws: Workspace) -> int:
+    log = ws.model / "train_log.jsonl"
+    if not log.is_file():
+        return 0
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return max((row["iteration"] for row in rows if "iteration" in row), default=0)
+
+
+def _wait_for_steps(ws: Workspace, run: subprocess.Popen[bytes], steps: int) -> None:
+    deadline = time.monotonic() + 120
+    while _logged_iterations(ws) < steps:
+        assert run.poll() is None, run.communicate()[1].decode()
+        assert time.monotonic() < deadline, "training made no progress"
+        time.sleep(0.2)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_to_the_process_group_saves_a_new_checkpoint(facesets: Workspace, tmp_path: Path) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run = _start_training(ws)
+    _wait_for_steps(ws, run, 30)
+    os.killpg(run.pid, signal.SIGTERM)
+    _, err = run.communicate(timeout=120)
+    stderr = err.decode()
+    assert run.returncode in (130, 143), stderr
+    assert "Traceback" not in stderr and "killed by signal" not in stderr, stderr
+    saved = load_checkpoint(ws.model)
+    assert saved.state.iteration >= 30  # the steps since the first save were kept
+    assert saved.state.iteration == _logged_iterations(ws)
+
+
+def test_a_loader_worker_exits_when_its_parent_is_killed(facesets: Workspace, tmp_path: Path) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run = _start_training(ws)
+    _wait_for_steps(ws, run, 5)
+    workers = _children(run.pid)
+    assert workers, "the run has no loader worker to test"
+    run.kill()
+    run.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
