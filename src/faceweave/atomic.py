@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+import re
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from faceweave.errors import write_error
@@ -28,6 +30,16 @@ def check_parent(path: Path) -> None:
     missing = not parent.exists() and all(not p.exists() or p.is_dir() for p in parent.parents)
     code = errno.ENOENT if missing else errno.ENOTDIR
     raise write_error(path, OSError(code, os.strerror(code)))
+
+
+def discard(path: Path) -> None:
+    """Remove a temporary file or folder if it is there; never raises, because it runs while another
+    error (a read-only or full disk) is being reported, and that error is the one the user needs."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -59,10 +71,10 @@ def atomic_target(path: Path) -> Iterator[Path]:
         yield temp
         commit(temp, path)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        discard(temp)
         raise write_error(path, exc) from exc
     except BaseException:
-        temp.unlink(missing_ok=True)
+        discard(temp)
         raise
 
 
@@ -76,10 +88,52 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         temp.write_bytes(data)
         os.replace(temp, path)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        discard(temp)
         raise write_error(path, exc) from exc
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_target(path) as temp:
         temp.write_text(text, encoding="utf-8")
+
+
+# Hidden names of work in progress, each with the id of the process that owns it: files and folders
+# being written (`.NAME.partial-PID.EXT`), and a faceset moved aside while its successor moves in
+# (`.NAME.old-PID`).
+_WORK_NAME = re.compile(r"^\.(?P<name>.+?)\.(?P<kind>partial|old)-(?P<pid>\d+)")
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def sweep_stale(folder: Path, say: Callable[[str], None] = lambda _: None) -> list[Path]:
+    """Remove the unfinished files that a killed run (`kill -9`, a power cut) left in `folder`, and
+    put back a folder it had moved aside; work of processes still running is left alone."""
+    if not folder.is_dir():
+        return []
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        match = _WORK_NAME.match(entry.name)
+        if match is None or _running(int(match.group("pid"))):
+            continue
+        original = folder / match.group("name")
+        if match.group("kind") == "old" and not original.exists():
+            with contextlib.suppress(OSError):
+                os.replace(entry, original)
+                say(f"put back {original}, moved aside by an interrupted run (process {match.group('pid')})")
+                continue
+        discard(entry)
+        removed.append(entry)
+    if removed:
+        names = ", ".join(p.name for p in removed[:3]) + (" ..." if len(removed) > 3 else "")
+        say(f"removed {len(removed)} unfinished file(s) that an interrupted run left in {folder}: {names}")
+    return removed

@@ -313,15 +313,19 @@ def merge(base: Raw, layer: Mapping[str, Any], origin: str) -> Raw:
     return merged
 
 
-def validate(raw: Raw, origin: str = "config") -> Config:
-    """Build a Config from a mapping, checking type and range of every value."""
+def validate(raw: Raw, origin: str = "config", origins: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from a mapping, checking type and range of every value; an error names where
+    the value came from (`origins`: "section.key" -> file, preset or command line), else `origin`."""
+    origins = origins or {}
     check_keys(raw, origin)
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         hints = get_type_hints(cls)
         values = raw.get(name, {})
         checked = {
-            key: _check_value(f"{name}.{key}", values[key], hints[key], f.metadata, origin)
+            key: _check_value(
+                f"{name}.{key}", values[key], hints[key], f.metadata, origins.get(f"{name}.{key}", origin)
+            )
             for key, f in _section_fields(name).items()
             if key in values
         }
@@ -394,13 +398,18 @@ def load_config(
 ) -> Config:
     """Defaults, then the workspace file, then a preset, then command-line overrides; validated."""
     raw = to_raw(Config())
+    origins: dict[str, str] = {}
+    layers: list[tuple[Mapping[str, Any], str]] = []
     if path is not None:
-        raw = merge(raw, migrate(read_toml(path), str(path)), str(path))
+        layers.append((migrate(read_toml(path), str(path)), str(path)))
     if preset is not None:
-        raw = merge(raw, load_preset(preset), f"preset {preset}")
+        layers.append((load_preset(preset), f"preset {preset}"))
     if overrides:
-        raw = merge(raw, overrides, "command line")
-    return validate(raw, str(path) if path else "config")
+        layers.append((overrides, "command line"))
+    for layer, origin in layers:
+        raw = merge(raw, layer, origin)
+        origins.update({f"{section}.{key}": origin for section, values in layer.items() for key in values})
+    return validate(raw, str(path) if path else "config", origins)
 
 
 def _toml_value(value: Any) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from faceweave.atomic import write_text_atomic
+from faceweave.atomic import sweep_stale, write_text_atomic
 from faceweave.config import load_config, render_toml
 from faceweave.errors import UserError, write_error
 from faceweave.presets import device_preset
@@ -48,6 +49,11 @@ class Workspace:
     @property
     def result(self) -> Path:
         return self.root / "result.mp4"
+
+    def sweep(self, say: Callable[[str], None]) -> None:
+        """Clear what a killed run (`kill -9`, a power cut) left half-written, and say so."""
+        for folder in (self.root, self.src_aligned.parent, self.dst_aligned.parent, self.model):
+            sweep_stale(folder, say)
 
     def folders(self) -> tuple[Path, ...]:
         """Folders `init` creates; merged/ appears only when merged frames are asked for."""

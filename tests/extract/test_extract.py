@@ -170,3 +170,50 @@ def test_a_face_that_leaves_and_returns_keeps_its_track(puppets: list[FacePuppet
         report = run_extract(extract_config(track_identity=identity), ws, "dst", source=clip)
         assert report.frames_without_faces == list(range(15, 45))
         assert report.tracks == expected
+
+
+def _faceset_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_overwrite_replaces_the_faceset_only_when_the_new_one_is_complete(
+    face_clip: Clip, tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace(tmp_path)
+    run_extract(extract_config(), ws, "dst", source=face_clip.path)
+    (ws.dst_aligned / "notes.txt").write_text("my notes")
+    before, summary = _faceset_bytes(ws.dst_aligned), (ws.dst_aligned.parent / "extract.json").read_bytes()
+    # 1. the new run finds no face
+    no_face = media_dir / "no_face_overwrite.mp4"
+    write_pattern_clip(no_face, ClipSpec(seconds=0.4, audio=False))
+    with pytest.raises(UserError, match=r"no face found .*the previous faceset was kept"):
+        run_extract(extract_config(), ws, "dst", source=no_face, overwrite=True)
+    # 2. --reference matches nobody: the faces were found, and the message says so
+    with pytest.raises(UserError, match=r"\d+ faces were found .* none matched --reference"):
+        run_extract(extract_config(), ws, "dst", source=face_clip.path, overwrite=True,
+                    references=[sample_face_path(3)])  # fmt: skip
+    # 3. the run crashes, or is interrupted, halfway
+    import faceweave.extract.run as extract_run
+
+    for failure in (RuntimeError("boom"), KeyboardInterrupt()):
+        calls = {"n": 0}
+        original = extract_run.FaceAligner.align
+
+        def align_then_fail(self, frame, found, _failure=failure, _calls=calls, _original=original):  # type: ignore[no-untyped-def]
+            _calls["n"] += 1
+            if _calls["n"] > 5:
+                raise _failure
+            return _original(self, frame, found)
+
+        monkeypatch.setattr(extract_run.FaceAligner, "align", align_then_fail)
+        with pytest.raises(type(failure)):
+            run_extract(extract_config(), ws, "dst", source=face_clip.path, overwrite=True)
+        monkeypatch.undo()
+    assert _faceset_bytes(ws.dst_aligned) == before
+    assert (ws.dst_aligned.parent / "extract.json").read_bytes() == summary
+    assert sorted(p.name for p in ws.dst_aligned.parent.iterdir()) == ["aligned", "extract.json"]
+    # a successful run replaces the faces and keeps what was not a face
+    report = run_extract(extract_config(max_faces=1), ws, "dst", source=face_clip.path, overwrite=True)
+    assert report.out_dir == ws.dst_aligned and (ws.dst_aligned / "notes.txt").read_text() == "my notes"
+    assert len(list_face_files(ws.dst_aligned)) == report.faces
+    assert sorted(p.name for p in ws.dst_aligned.parent.iterdir()) == ["aligned", "extract.json"]

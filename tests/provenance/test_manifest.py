@@ -86,3 +86,23 @@ def test_verify_exit_codes(signed_clip: Path, clip: Path, tmp_path: Path) -> Non
     assert plain.exit_code == 1 and "no faceweave label on" in plain.output
     missing = runner.invoke(cli, ["verify", str(tmp_path / "nope.mp4")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_verify_reports_every_file_and_reads_folders(signed_clip: Path, clip: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a picture")
+    result = CliRunner().invoke(cli, ["verify", str(bad), str(signed_clip), str(clip)])
+    assert result.exit_code == 2, result.output  # the worst of: unreadable, unlabelled, labelled
+    assert f"{signed_clip}:" in result.output and f"{clip}:" in result.output  # went on past bad.png
+    assert "error:" in result.output and "Traceback" not in result.output
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    (folder / "result.mp4").write_bytes(signed_clip.read_bytes())
+    (folder / "notes.txt").write_text("not a media file")
+    listed = CliRunner().invoke(cli, ["verify", str(folder)])
+    assert listed.exit_code == 0, listed.output
+    assert f"{folder / 'result.mp4'}:" in listed.output and "manifest: valid" in listed.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = CliRunner().invoke(cli, ["verify", str(empty)])
+    assert nothing.exit_code == 2 and "is a folder with no" in nothing.output

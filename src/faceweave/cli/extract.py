@@ -54,6 +54,7 @@ def command(
     from faceweave.workspace import Workspace
 
     ws = Workspace(workspace)
+    ws.sweep(info)
     flags: dict[str, dict[str, Any]] = {"extract": {
         "face_type": face_type, "size_px": size_px, "format": fmt, "jpeg_quality": jpeg_quality,
         "try_rotations": try_rotations, "smoothing": smoothing, "workers": workers}}  # fmt: skip

@@ -16,20 +16,20 @@ def command() -> None:
 @click.argument("folder", type=click.Path(path_type=Path))
 def info_command(folder: Path) -> None:
     """Counts, crop sizes, face types, tracks, pose ranges and frames without faces."""
-    from faceweave.faceset.info import faceset_info
+    from faceweave.faceset.info import REASON_MAX_CHARS, faceset_info, shown
 
     info = faceset_info(folder)
     click.echo(f"{folder}: {info.faces} faces")
     if info.unreadable:
-        click.echo(
-            f"  {len(info.unreadable)} file(s) without valid metadata: {', '.join(info.unreadable[:5])}"
-        )
+        click.echo(f"  {len(info.unreadable)} file(s) without valid metadata:")
+        for bad in info.unreadable:
+            click.echo(f"    {shown(bad.name)}: {shown(bad.reason, REASON_MAX_CHARS)}")
     if not info.faces:
         return
     click.echo("  sizes: " + ", ".join(f"{s}px x{n}" for s, n in sorted(info.sizes.items())))
     click.echo("  face types: " + ", ".join(f"{t} x{n}" for t, n in sorted(info.face_types.items())))
     click.echo("  tracks: " + ", ".join(f"#{t}: {n}" for t, n in sorted(info.tracks.items())))
-    click.echo("  sources: " + ", ".join(f"{s} x{n}" for s, n in sorted(info.sources.items())))
+    click.echo("  sources: " + ", ".join(f"{shown(s)} x{n}" for s, n in sorted(info.sources.items())))
     for name, (lo, hi) in (("yaw", info.yaw), ("pitch", info.pitch), ("roll", info.roll)):
         click.echo(f"  {name}: {lo:+.1f} .. {hi:+.1f} deg")
     if info.frames_read is not None:

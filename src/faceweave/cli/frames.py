@@ -29,6 +29,7 @@ def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth
             set_: tuple[str, ...]) -> None:  # fmt: skip
     """Write the frames of VIDEO_PATH as <frame index>.png into OUT_DIR (default: next to it,
     named after the video, as DeepFaceLab does: data_dst.mp4 -> data_dst/)."""
+    from faceweave.atomic import sweep_stale
     from faceweave.media.decode import count_frames
     from faceweave.videotools import FrameSelection, run_frames
 
@@ -39,6 +40,7 @@ def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth
     config = build_config(config_path, preset, set_, flags)
     selection = FrameSelection(start_s, end_s, fps, every_nth)
     target = out_dir or video_path.with_suffix("")
+    sweep_stale(target, info)
     with progress(count_frames(video_path), "frames") as tick:
         report = run_frames(config, video_path, target, selection, tick)
     if report.skipped:

@@ -30,9 +30,16 @@ from faceweave.cli import (
     verify,
     video,
 )
-from faceweave.errors import UserError
+from faceweave.errors import UserError, is_write_failure, user_path, write_error
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _disk_failure(exc: Exception) -> UserError | None:
+    """A full or read-only disk met where no stage expected a write: the user's to fix, not a bug."""
+    if isinstance(exc, OSError) and exc.filename is not None and is_write_failure(exc):
+        return write_error(user_path(exc.filename), exc)
+    return None
 
 
 class FaceweaveGroup(click.Group):
@@ -54,6 +61,10 @@ class FaceweaveGroup(click.Group):
             click.secho("interrupted; finished files are kept, unfinished ones removed", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
+            disk = _disk_failure(exc)
+            if disk is not None:
+                click.secho(f"error: {disk}", err=True, fg="red")
+                ctx.exit(EXIT_USER)
             if (ctx.obj or {}).get("verbose"):
                 traceback.print_exc()
             click.secho(

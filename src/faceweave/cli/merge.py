@@ -54,6 +54,7 @@ def command(
     from faceweave.workspace import Workspace
 
     ws = Workspace(workspace)
+    ws.sweep(info)
     flags: dict[str, dict[str, Any]] = {"merge": {
         "mask": mask, "erode": erode, "blur": blur, "keep_mouth": keep_mouth, "color": color, "blend": blend,
         "face_scale": face_scale, "sharpen": sharpen, "tracks": tracks, "workers": workers, "device": device,

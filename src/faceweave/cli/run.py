@@ -39,6 +39,7 @@ def command(
     minutes = parse_minutes(time_limit) if time_limit else (None if iterations else 15.0)
     flags: dict[str, dict[str, Any]] = {"train": {"iterations": iterations, "time_limit_min": minutes}}
     ws = Workspace(workspace)
+    ws.sweep(info)
     config_file = config_path or (ws.config if ws.config.is_file() else None)
     config = build_config(config_file, preset, set_, flags)
     report = run_pipeline(config, workspace, src, dst, info)

@@ -49,6 +49,7 @@ def command(
     from faceweave.workspace import Workspace
 
     ws = Workspace(workspace)
+    ws.sweep(info)
     minutes = parse_minutes(time_limit) if time_limit else None
     flags: dict[str, dict[str, Any]] = {
         "train": {

@@ -22,11 +22,13 @@ def command(frames_in: Path, out: Path, audio_from: Path | None, fps: float | No
             crf: int | None, x264_preset: str | None, audio: str | None,
             config_path: Path | None, preset: str | None, set_: tuple[str, ...]) -> None:  # fmt: skip
     """Encode the images in FRAMES_IN (sorted by number) or a video to OUT as H.264 MP4."""
+    from faceweave.atomic import sweep_stale
     from faceweave.media.decode import count_frames
     from faceweave.videotools import run_video
 
     config = build_config(config_path, preset, set_,
                           {"video": {"crf": crf, "preset": x264_preset, "audio": audio}})  # fmt: skip
+    sweep_stale(out.parent, info)
     with progress(count_frames(frames_in), "encode") as tick:
         report = run_video(config, frames_in, out, audio_from, fps, tick)
     enc = report.encode

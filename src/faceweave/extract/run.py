@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -12,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.atomic import write_text_atomic
+from faceweave.atomic import discard, write_text_atomic
 from faceweave.config import Config, ExtractConfig
 from faceweave.errors import MediaError, UserError, write_error
 from faceweave.extract.detect import MediapipeFaceFinder, RawFace
@@ -23,6 +24,7 @@ from faceweave.extract.transform import apply, frame_to_face, invert
 from faceweave.extract.workers import DetectionPool, DetectSettings, FaceWrite, FrameFaces
 from faceweave.formats.aligned import FaceMeta, list_face_files
 from faceweave.media import open_frames
+from faceweave.media.decode import ImageFolderFrames, VideoFrames
 from faceweave.records import Frame, ImageBGR, as_image
 from faceweave.workspace import Workspace
 
@@ -60,18 +62,41 @@ def find_input(ws: Workspace, side: str, explicit: Path | None) -> Path:
     raise UserError(f"no {side} input: put a video at {video} or images in {folder}/, or pass --input")
 
 
-def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+def prepare_out_dir(out_dir: Path, overwrite: bool) -> Path:
+    """A fresh hidden folder beside `out_dir` to build the new faceset in; `out_dir` itself is only
+    replaced once the new faceset is complete (see `replace_faceset`)."""
     existing = list_face_files(out_dir)
     if existing and not overwrite:
         raise UserError(
             f"{out_dir} already holds {len(existing)} aligned faces; pass --overwrite to replace them"
         )
+    building = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for path in existing:
-            path.unlink()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        discard(building)
+        building.mkdir()
     except OSError as exc:
         raise write_error(out_dir, exc) from exc
+    return building
+
+
+def replace_faceset(building: Path, out_dir: Path) -> None:
+    """Put the finished faceset in place of the old one. Files in the old folder that are not faces
+    (notes, a user's subfolders) move over; the old faces go only after the new ones are in place."""
+    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    try:
+        if out_dir.is_dir():
+            faces = set(list_face_files(out_dir))
+            for entry in out_dir.iterdir():
+                if entry not in faces and not (building / entry.name).exists():
+                    os.replace(entry, building / entry.name)
+            os.replace(out_dir, old)
+        os.replace(building, out_dir)
+    except OSError as exc:
+        if old.is_dir() and not out_dir.exists():
+            os.replace(old, out_dir)
+        raise write_error(out_dir, exc) from exc
+    discard(old)
 
 
 def reference_descriptors(paths: Sequence[Path]) -> npt.NDArray[np.float64] | None:
@@ -174,21 +199,52 @@ def run_extract(
     frames = open_frames(source, on_error=config.decode.on_error,
                          image_fps=Fraction(config.decode.image_fps))  # fmt: skip
     out_dir = ws.src_aligned if side == "src" else ws.dst_aligned
-    prepare_out_dir(out_dir, overwrite)
-    report = ExtractReport(side, source, out_dir)
+    building = prepare_out_dir(out_dir, overwrite)
+    try:
+        report = _extract_into(building, cfg, source, frames, references, debug, side, tick)
+        if report.faces == 0:
+            raise UserError(_nothing_found(report, source, bool(list_face_files(out_dir))))
+        replace_faceset(building, out_dir)
+    except BaseException:
+        discard(building)  # the previous faceset, if any, stays as it was
+        raise
+    report.out_dir = out_dir
+    write_summary(report, cfg)
+    return report
+
+
+def _nothing_found(report: ExtractReport, source: Path, had_faces: bool) -> str:
+    kept = "the previous faceset was kept" if had_faces else "nothing was extracted"
+    if report.dropped_by_identity:
+        return (
+            f"{report.dropped_by_identity} faces were found in {source} ({report.frames} frames) but none "
+            f"matched --reference within extract.reference_threshold; {kept}. Raise the threshold or "
+            "give a reference picture of the person in this video"
+        )
+    return f"no face found in {source} ({report.frames} frames); {kept}"
+
+
+def _extract_into(
+    building: Path,
+    cfg: ExtractConfig,
+    source: Path,
+    frames: VideoFrames | ImageFolderFrames,
+    references: Sequence[Path],
+    debug: bool,
+    side: str,
+    tick: Callable[[], None] | None,
+) -> ExtractReport:
+    report = ExtractReport(side, source, building)
     if debug:
-        report.debug_dir = out_dir.parent / "debug"
+        report.debug_dir = building.parent / "debug"
         report.debug_dir.mkdir(parents=True, exist_ok=True)
     settings = DetectSettings(
         cfg.min_score, cfg.max_faces, cfg.try_rotations, reference_descriptors(references)
     )
-    aligner = FaceAligner(cfg, source.name, out_dir, video=not source.is_dir())
+    aligner = FaceAligner(cfg, source.name, building, video=not source.is_dir())
     with DetectionPool(settings, cfg.workers) as pool:
         tracks = _align_all(pool, frames, aligner, cfg, report, tick)
     report.tracks, report.skipped_frames = len(tracks), frames.report.skipped
-    write_summary(report, cfg)
-    if report.faces == 0:
-        raise UserError(f"no face found in {source} ({report.frames} frames); nothing was extracted")
     return report
 
 

@@ -10,12 +10,33 @@ from pathlib import Path
 from faceweave.errors import UserError
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
 
+REASON_MAX_CHARS = 200
+SHOWN_MAX_CHARS = 80
+
+
+def shown(text: str, max_chars: int = SHOWN_MAX_CHARS) -> str:
+    """`text` safe to print: control and undecodable characters escaped, at most `max_chars` long.
+
+    Names and sources come from files anyone may have made; escape sequences or a megabyte-long
+    string must not reach the terminal as they are.
+    """
+    safe = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[: max_chars + 1])
+    return safe if len(safe) <= max_chars else safe[: max_chars - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file in the faceset that is not a valid aligned face, and why (one sentence)."""
+
+    name: str
+    reason: str
+
 
 @dataclass
 class FacesetInfo:
     folder: Path
     faces: int = 0
-    unreadable: list[str] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
     sizes: Counter[int] = field(default_factory=Counter)
     face_types: Counter[str] = field(default_factory=Counter)
     tracks: Counter[int] = field(default_factory=Counter)
@@ -40,8 +61,10 @@ def faceset_info(folder: Path) -> FacesetInfo:
     for path in list_face_files(folder):
         try:
             meta = read_face_meta(path)
-        except FaceFileError:
-            info.unreadable.append(path.name)
+        except FaceFileError as exc:
+            # The message starts with the path; the report names the file on its own.
+            reason = str(exc).removeprefix(str(path)).strip()
+            info.unreadable.append(Unreadable(path.name, reason))
             continue
         info.faces += 1
         info.sizes[meta.size_px] += 1

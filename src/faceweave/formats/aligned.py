@@ -8,6 +8,8 @@ sentence on missing, damaged or foreign metadata. Schema changes get a migration
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,12 +21,41 @@ import numpy.typing as npt
 
 from faceweave.atomic import write_bytes_atomic
 from faceweave.errors import UserError
-from faceweave.formats.embed import EmbedError, embedded_text, jpeg_with_text, png_with_text
+from faceweave.extract.template import FACE_TYPES
+from faceweave.formats.embed import (
+    MAX_TEXT_BYTES,
+    EmbedError,
+    embedded_text,
+    jpeg_with_text,
+    pixel_size,
+    png_with_text,
+)
 from faceweave.records import ImageBGR, as_image
 
 FACE_SCHEMA_VERSION = 1
 FACE_SUFFIXES = (".png", ".jpg")
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+# Bounds of the schema. They are loose enough for any real extraction and tight enough that no
+# later stage can overflow, divide by zero or print a huge string because of a file's metadata.
+INDEX_MAX = 2**31 - 1  # frame, face and track numbers
+FRAME_SIDE_RANGE = (1, 65536)
+SIZE_PX_RANGE = (8, 8192)
+COORD_LIMIT = 1e6  # |pixel coordinate| and |matrix entry|: far beyond a 65536 px frame
+PTS_MAX_S = 1e9
+DISTANCE_MAX = 1e6
+ANGLE_LIMIT = 180.0
+ROTATIONS = (0, 90, 180, 270)  # the turns extraction searches a frame in
+SOURCE_MAX_CHARS = 4096
+SMOOTHING_MAX_CHARS = 64
+JSON_MAX_DEPTH = 8  # the schema itself nests 3 deep (object, landmark array, row)
+_LONGEST_INT_LITERAL = 40  # digits; no valid field needs more
+_BRACKET_STEP = np.zeros(256, np.int64)  # per byte: +1 opens a level, -1 closes one
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
+# A string literal, or an unterminated one up to the end: every quote starts a match that always
+# succeeds, so the scan stays linear however many quotes and backslashes a hostile text holds.
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 
 
 class FaceFileError(UserError):
@@ -86,29 +117,133 @@ def meta_to_json(meta: FaceMeta) -> str:
             digits = _PRECISION.get(key)
             value = (np.round(array, digits) if digits else array).tolist()
         document[key] = value
-    return json.dumps(document, separators=(",", ":"))
+    text = json.dumps(document, separators=(",", ":"))
+    # A file the reader would refuse is better not written at all: fail here, at its cause.
+    meta_from_json(text)
+    return text
 
 
-def _require(document: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:
+def _json_depth(text: str) -> int:
+    """How deep arrays and objects nest, counted without recursion (brackets in strings skipped)."""
+    brackets = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "surrogatepass"), np.uint8)
+    return int(np.cumsum(_BRACKET_STEP[brackets]).max(initial=0))
+
+
+def _int_literal(digits: str) -> int | float:
+    # A literal longer than any valid value would make int() slow and float() overflow; as an
+    # infinity it fails its field's check, which then names the field.
+    if len(digits.lstrip("-")) > _LONGEST_INT_LITERAL:
+        return -math.inf if digits.startswith("-") else math.inf
+    return int(digits)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _get(document: dict[str, Any], key: str, label: str) -> Any:
     if key not in document:
-        raise ValueError(f"missing field {key!r}")
-    value = document[key]
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise ValueError(f"field {key!r} has the wrong type")
+        raise ValueError(f"missing field {label!r}")
+    return document[key]
+
+
+def _integer(document: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    value = _get(document, key, key)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"field {key!r} must be an integer from {lo} to {hi}")
     return value
 
 
-def meta_from_json(text: str) -> FaceMeta:
-    """Parse and validate; ValueError naming the problem."""
+def _number(document: dict[str, Any], key: str, lo: float, hi: float, label: str | None = None) -> float:
+    label = label or key
+    value = _get(document, key, label)
+    # The chained comparison is False for NaN and for infinities (the bounds are finite), and
+    # compares an arbitrarily large int exactly, so float() below cannot overflow.
+    if not _is_number(value) or not lo <= value <= hi:
+        raise ValueError(f"field {label!r} must be a finite number from {lo:g} to {hi:g}")
+    return float(value)
+
+
+def _text(document: dict[str, Any], key: str, max_chars: int) -> str:
+    value = _get(document, key, key)
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise ValueError(f"field {key!r} must be a string of at most {max_chars} characters")
+    return value
+
+
+def _choice(document: dict[str, Any], key: str, choices: tuple[Any, ...]) -> Any:
+    value = _get(document, key, key)
+    if isinstance(value, bool) or not isinstance(value, type(choices[0])) or value not in choices:
+        raise ValueError(f"field {key!r} must be one of {', '.join(map(str, choices))}")
+    return value
+
+
+def _array(document: dict[str, Any], key: str, shape: tuple[int, int]) -> npt.NDArray[np.float64]:
+    rows = _get(document, key, key)
+    problem = ValueError(f"field {key!r} must be finite numbers of shape {shape} within ±{COORD_LIMIT:g}")
+    # Element types are checked first: numpy would read a bool as 1.0 and a string as a number.
+    # (json only makes exact ints and floats, so a set of types is enough, and fast.)
+    if not isinstance(rows, list) or len(rows) != shape[0]:
+        raise problem
+    if not all(isinstance(row, list) and len(row) == shape[1] for row in rows):
+        raise problem
+    if not {type(v) for row in rows for v in row} <= {int, float}:
+        raise problem
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
+        array = np.array(rows, np.float64)
+    except OverflowError as exc:
+        raise problem from exc
+    if not (np.abs(array) <= COORD_LIMIT).all():  # False for NaN too
+        raise problem
+    return array
+
+
+def _bbox(document: dict[str, Any]) -> tuple[float, float, float, float]:
+    box = _get(document, "bbox_xyxy", "bbox_xyxy")
+    if (
+        not isinstance(box, list)
+        or len(box) != 4
+        or not all(_is_number(v) and -COORD_LIMIT <= v <= COORD_LIMIT for v in box)
+        or not (box[0] <= box[2] and box[1] <= box[3])
+    ):
+        raise ValueError(
+            f"field 'bbox_xyxy' must be 4 finite numbers x0 <= x1, y0 <= y1 within ±{COORD_LIMIT:g}"
+        )
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return x0, y0, x1, y1
+
+
+def _pose(document: dict[str, Any]) -> Pose:
+    angles = _get(document, "pose", "pose")
+    if not isinstance(angles, dict):
+        raise ValueError("field 'pose' must be an object with yaw, pitch and roll")
+    lo, hi = -ANGLE_LIMIT, ANGLE_LIMIT
+    return Pose(*(_number(angles, k, lo, hi, f"pose.{k}") for k in ("yaw", "pitch", "roll")))
+
+
+def _document(text: str) -> dict[str, Any]:
+    if len(text) > MAX_TEXT_BYTES:
+        raise ValueError(f"the metadata is longer than {MAX_TEXT_BYTES} characters")
+    # json recurses once per nesting level; a cheap scan first keeps a hostile file from
+    # exhausting the stack (RecursionError is caught too, should the scan ever be fooled).
+    if _json_depth(text) > JSON_MAX_DEPTH:
+        raise ValueError(f"the metadata nests more than {JSON_MAX_DEPTH} levels deep")
+    try:
+        document = json.loads(text, parse_int=_int_literal)
+    except (ValueError, RecursionError) as exc:
         raise ValueError("the metadata is not valid JSON") from exc
     if not isinstance(document, dict):
         raise ValueError("the metadata is not a JSON object")
-    version = document.pop("schema_version", None)
-    if not isinstance(version, int) or version < 1:
+    return document
+
+
+def meta_from_json(text: str) -> FaceMeta:
+    """Parse and validate; ValueError naming the problem (the field, when one is at fault)."""
+    document = _document(text)
+    if "schema_version" not in document:
         raise ValueError("schema_version is missing")
+    version = _integer(document, "schema_version", 1, INDEX_MAX)
+    del document["schema_version"]
     if version > FACE_SCHEMA_VERSION:
         raise ValueError(
             f"schema_version {version} is newer than this faceweave reads ({FACE_SCHEMA_VERSION})"
@@ -116,32 +251,34 @@ def meta_from_json(text: str) -> FaceMeta:
     while version < FACE_SCHEMA_VERSION:
         document = MIGRATIONS[version](document)
         version += 1
-    fields: dict[str, Any] = {}
-    for key, shape in _ARRAYS.items():
-        array = np.asarray(_require(document, key, (list,)), np.float64)
-        if array.shape != shape or not np.isfinite(array).all():
-            raise ValueError(f"field {key!r} must be finite numbers of shape {shape}")
-        fields[key] = array
-    num = (int, float)
-    pose = _require(document, "pose", (dict,))
-    fields["pose"] = Pose(*(float(_require(pose, k, num)) for k in ("yaw", "pitch", "roll")))
-    bbox = _require(document, "bbox_xyxy", (list,))
-    if len(bbox) != 4:
-        raise ValueError("field 'bbox_xyxy' must hold 4 numbers")
-    fields["bbox_xyxy"] = tuple(float(v) for v in bbox)
-    for key in ("source", "face_type", "smoothing"):
-        fields[key] = _require(document, key, (str,))
-    for key in ("frame_index", "frame_width", "frame_height", "face_index", "track_id", "size_px",
-                "found_rotation_deg"):  # fmt: skip
-        fields[key] = _require(document, key, (int,))
-    for key in ("pts_s", "score"):
-        fields[key] = float(_require(document, key, num))
-    distance = document.get("identity_distance")
-    fields["identity_distance"] = None if distance is None else float(distance)
+    fields: dict[str, Any] = {key: _array(document, key, shape) for key, shape in _ARRAYS.items()}
+    # Merge scales and inverts this map; a singular one would squash the face to a line.
+    if abs(np.linalg.det(fields["face_to_frame"][:, :2])) < 1e-9:
+        raise ValueError("field 'face_to_frame' must be an invertible affine map")
+    fields["pose"] = _pose(document)
+    fields["bbox_xyxy"] = _bbox(document)
+    fields["source"] = _text(document, "source", SOURCE_MAX_CHARS)
+    fields["smoothing"] = _text(document, "smoothing", SMOOTHING_MAX_CHARS)
+    fields["face_type"] = _choice(document, "face_type", tuple(FACE_TYPES))
+    fields["found_rotation_deg"] = _choice(document, "found_rotation_deg", ROTATIONS)
+    for key in ("frame_index", "face_index", "track_id"):
+        fields[key] = _integer(document, key, 0, INDEX_MAX)
+    for key in ("frame_width", "frame_height"):
+        fields[key] = _integer(document, key, *FRAME_SIDE_RANGE)
+    fields["size_px"] = _integer(document, "size_px", *SIZE_PX_RANGE)
+    # A frame without a timestamp in a stream that does not start at zero can sit before zero.
+    fields["pts_s"] = _number(document, "pts_s", -PTS_MAX_S, PTS_MAX_S)
+    fields["score"] = _number(document, "score", 0.0, 1.0)
+    fields["identity_distance"] = (
+        None if document.get("identity_distance") is None
+        else _number(document, "identity_distance", 0.0, DISTANCE_MAX)
+    )  # fmt: skip
     return FaceMeta(**fields)
 
 
 def encode_face(crop: ImageBGR, meta: FaceMeta, fmt: str, jpeg_quality: int = 95) -> bytes:
+    if crop.shape[:2] != (meta.size_px, meta.size_px):
+        raise ValueError(f"a {crop.shape[1]}x{crop.shape[0]} crop does not match size_px {meta.size_px}")
     text = meta_to_json(meta)
     if fmt == "jpg":
         ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
@@ -179,16 +316,32 @@ def _parse(path: Path, data: bytes) -> FaceMeta:
         return meta_from_json(embedded_text(data))
     except EmbedError as exc:
         raise FaceFileError(f"{path} is not a faceweave aligned face: {exc}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise FaceFileError(f"{path} has corrupt faceweave metadata: {exc}") from exc
 
 
 def read_aligned_face(path: Path) -> tuple[ImageBGR, FaceMeta]:
     data = _read_bytes(path)
     meta = _parse(path, data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    side = meta.size_px
+    # The header is checked before decoding so a tiny file cannot make the decoder allocate a huge image.
+    size = pixel_size(data)
+    if size is not None and size != (side, side):
+        raise FaceFileError(
+            f"{path} has corrupt faceweave metadata: field 'size_px' is {side} but the image is "
+            f"{size[0]}x{size[1]} pixels"
+        )
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
     if image is None:
         raise FaceFileError(f"{path} has metadata but its pixels cannot be decoded")
+    if image.shape[:2] != (side, side):
+        raise FaceFileError(
+            f"{path} has corrupt faceweave metadata: field 'size_px' is {side} but the image is "
+            f"{image.shape[1]}x{image.shape[0]} pixels"
+        )
     return as_image(image), meta
 
 

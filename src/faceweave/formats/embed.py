@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYWORD = b"faceweave"
 JPEG_APP11 = 0xEB
+# Real metadata (two 478x3 and one 478x2 landmark arrays as JSON) is about 40 KB; the cap bounds
+# what a hostile file can make us inflate and parse, both compressed and stored.
+MAX_TEXT_BYTES = 1 << 20
+_CAP = f"{MAX_TEXT_BYTES >> 20} MiB"
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG and DAC share the range
 
 
 class EmbedError(ValueError):
@@ -30,38 +36,66 @@ def png_with_text(png: bytes, text: str) -> bytes:
     return png[:-12] + _png_chunk(b"iTXt", body) + png[-12:]
 
 
-def png_text(png: bytes) -> str:
-    """The faceweave iTXt text of a PNG; EmbedError if it is absent or damaged."""
+def _png_chunks(png: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(kind, data, stored crc) of each chunk up to IEND; EmbedError if the stream is cut short."""
     if not png.startswith(PNG_SIGNATURE):
         raise EmbedError("not a PNG file")
     pos = len(PNG_SIGNATURE)
     while pos + 8 <= len(png):
         (length,) = struct.unpack(">I", png[pos : pos + 4])
         kind = png[pos + 4 : pos + 8]
-        data = png[pos + 8 : pos + 8 + length]
-        if len(data) != length or pos + 12 + length > len(png):
+        if pos + 12 + length > len(png):
             raise EmbedError("the PNG is truncated")
+        yield kind, png[pos + 8 : pos + 8 + length], png[pos + 8 + length : pos + 12 + length]
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+def png_text(png: bytes) -> str:
+    """The faceweave iTXt text of a PNG; EmbedError if it is absent or damaged."""
+    for kind, data, crc in _png_chunks(png):
         if kind == b"iTXt" and data.startswith(KEYWORD + b"\x00"):
-            (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
-            if crc != zlib.crc32(kind + data):
+            if struct.unpack(">I", crc)[0] != zlib.crc32(kind + data):
                 raise EmbedError("the metadata chunk is damaged (checksum mismatch)")
             return _itxt_text(data)
-        if kind == b"IEND":
-            break
-        pos += 12 + length
     raise EmbedError("no faceweave metadata in this PNG")
 
 
 def _itxt_text(data: bytes) -> str:
-    rest = data[len(KEYWORD) + 1 :]
-    compressed, rest = rest[0], rest[2:]
-    _language, rest = rest.split(b"\x00", 1)
-    _translated, payload = rest.split(b"\x00", 1)
+    # iTXt after "keyword\0": compression flag, method, "language\0", "translated keyword\0", text.
+    header = data[len(KEYWORD) + 1 :]
+    if len(header) < 2 or header[0] not in (0, 1) or header[1] != 0:
+        raise EmbedError("the metadata chunk is damaged (bad compression fields)")
+    _language, sep1, rest = header[2:].partition(b"\x00")
+    _translated, sep2, payload = rest.partition(b"\x00")
+    if not (sep1 and sep2):
+        raise EmbedError("the metadata chunk is damaged (missing separators)")
+    raw = _inflate(payload) if header[0] else payload
+    return _decoded(raw)
+
+
+def _inflate(payload: bytes) -> bytes:
+    """zlib-decompress at most MAX_TEXT_BYTES, so a small bomb never grows large in memory."""
+    inflater = zlib.decompressobj()
     try:
-        raw = zlib.decompress(payload) if compressed else payload
+        raw = inflater.decompress(payload, MAX_TEXT_BYTES + 1)
+    except zlib.error as exc:
+        raise EmbedError("the metadata is damaged (it does not decompress)") from exc
+    if len(raw) > MAX_TEXT_BYTES:
+        raise EmbedError(f"the metadata is larger than {_CAP} when decompressed")
+    if not inflater.eof:
+        raise EmbedError("the metadata is damaged (its compressed stream is cut short)")
+    return raw
+
+
+def _decoded(raw: bytes) -> str:
+    if len(raw) > MAX_TEXT_BYTES:
+        raise EmbedError(f"the metadata is larger than {_CAP}")
+    try:
         return raw.decode("utf-8")
-    except (zlib.error, UnicodeDecodeError) as exc:
-        raise EmbedError("the metadata chunk is damaged") from exc
+    except UnicodeDecodeError as exc:
+        raise EmbedError("the metadata is damaged (it is not UTF-8 text)") from exc
 
 
 def jpeg_with_text(jpeg: bytes, text: str) -> bytes:
@@ -75,22 +109,24 @@ def jpeg_with_text(jpeg: bytes, text: str) -> bytes:
     return jpeg[:2] + segment + jpeg[2:]
 
 
-def jpeg_text(jpeg: bytes) -> str:
+def _jpeg_segments(jpeg: bytes) -> Iterator[tuple[int, bytes]]:
+    """(marker, body) of each segment before the image data starts."""
     if not jpeg.startswith(b"\xff\xd8"):
         raise EmbedError("not a JPEG file")
     pos = 2
     while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF:
         marker = jpeg[pos + 1]
         if marker == 0xDA:  # start of scan: no more metadata segments
-            break
+            return
         (length,) = struct.unpack(">H", jpeg[pos + 2 : pos + 4])
-        body = jpeg[pos + 4 : pos + 2 + length]
-        if marker == JPEG_APP11 and body.startswith(KEYWORD + b"\x00"):
-            try:
-                return zlib.decompress(body[len(KEYWORD) + 1 :]).decode("utf-8")
-            except (zlib.error, UnicodeDecodeError) as exc:
-                raise EmbedError("the metadata segment is damaged") from exc
+        yield marker, jpeg[pos + 4 : pos + 2 + length]
         pos += 2 + length
+
+
+def jpeg_text(jpeg: bytes) -> str:
+    for marker, body in _jpeg_segments(jpeg):
+        if marker == JPEG_APP11 and body.startswith(KEYWORD + b"\x00"):
+            return _decoded(_inflate(body[len(KEYWORD) + 1 :]))
     raise EmbedError("no faceweave metadata in this JPEG")
 
 
@@ -100,3 +136,26 @@ def embedded_text(data: bytes) -> str:
     if data.startswith(b"\xff\xd8"):
         return jpeg_text(data)
     raise EmbedError("neither a PNG nor a JPEG file")
+
+
+def pixel_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG or JPEG header, without decoding; None when it is not found.
+
+    Lets a reader refuse an image far larger than its metadata says before a decoder allocates it.
+    """
+    try:
+        if data.startswith(PNG_SIGNATURE):
+            # IHDR must come first; anything else means the decoder will refuse the file anyway.
+            first = next(_png_chunks(data), None)
+            if first is None or first[0] != b"IHDR" or len(first[1]) != 13:
+                return None
+            width, height = struct.unpack(">II", first[1][:8])
+            return int(width), int(height)
+        if data.startswith(b"\xff\xd8"):
+            for marker, body in _jpeg_segments(data):
+                if marker in _JPEG_SOF and len(body) >= 5:
+                    height, width = struct.unpack(">HH", body[1:5])
+                    return int(width), int(height)
+    except EmbedError:
+        return None
+    return None

@@ -90,7 +90,7 @@ class VideoFrames:
         if self.on_error == "stop":
             raise MediaError(
                 f"{self.path} is damaged: decoding failed at frame {index} ({short_reason(exc)}); "
-                "pass --on-error skip to skip damaged frames"
+                "pass --set decode.on_error=skip to skip damaged frames"
             ) from exc
         self.report.skipped += 1
 
@@ -119,7 +119,7 @@ class VideoFrames:
         if self.report.ended_early and self.on_error == "stop":
             raise MediaError(
                 f"{self.path} is truncated: it ends after frame {self.report.frames} of {expected}; "
-                "pass --on-error skip to keep the frames it has"
+                "pass --set decode.on_error=skip to keep the frames it has"
             )
 
     def _frames(self, decoded: list[av.VideoFrame], start: float) -> Iterator[Frame]:

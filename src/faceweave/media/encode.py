@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.atomic import check_parent, commit, temp_path_for
+from faceweave.atomic import check_parent, commit, discard, temp_path_for
 from faceweave.errors import MediaError, write_error
 from faceweave.media.audio import AudioFeed, AudioMode, CopyFeed, reference_feed, samples_feed
 from faceweave.records import ImageBGR, as_image
@@ -198,7 +198,7 @@ class VideoWriter:
         # The file is being thrown away; a failure to write its trailer does not matter.
         with contextlib.suppress(OSError, av.error.FFmpegError, ValueError):
             self._out.close()
-        self._temp.unlink(missing_ok=True)
+        discard(self._temp)
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from faceweave.atomic import write_bytes_atomic
+from faceweave.atomic import discard, temp_path_for, write_bytes_atomic
 from faceweave.config import Config, MergeConfig
 from faceweave.errors import UserError
 from faceweave.extract.run import SUMMARY_NAME
@@ -210,7 +210,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     payload = new_payload()  # one random id per run, in every face of every frame
     mark = mark_field(payload)
     # Encoded under a hidden name and published only once signed: no unsigned result.mp4, ever.
-    unsigned = ws.root / f".{ws.result.stem}.unsigned{ws.result.suffix}"
+    unsigned = temp_path_for(ws.root / f"{ws.result.stem}.unsigned{ws.result.suffix}")
     writer = VideoWriter(unsigned, fps=fps, settings=settings, audio_from=audio_from, tags=synthetic_tags())
     with writer, MarkPlacer(cfg.workers) as placer, ThreadPoolExecutor(cfg.workers) as pool:
         window: deque[tuple[int, float | None, tuple[Future[list[Merged]], int] | ImageBGR]] = deque()
@@ -257,7 +257,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     try:
         sign_to(unsigned, ws.result)  # no switch: every result says what it is
     finally:
-        unsigned.unlink(missing_ok=True)
+        discard(unsigned)
     return MergeReport(ws.result, count, with_faces, len(faces), time.monotonic() - start, encoded.audio,
                        dump_dirs[0] if dump_dirs else None, payload)  # fmt: skip
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import c2pa
 
 from faceweave import __version__
-from faceweave.atomic import commit, temp_path_for
-from faceweave.errors import UserError
+from faceweave.atomic import commit, discard, temp_path_for, write_bytes_atomic
+from faceweave.errors import UserError, os_error_of, write_error
 from faceweave.provenance import SYNTHETIC_NOTE
 from faceweave.provenance.keys import SigningIdentity, signing_identity
 from faceweave.records import ImageBGR
@@ -73,11 +73,14 @@ def sign_to(source_path: Path, path: Path, identity: SigningIdentity | None = No
         ):
             builder.sign(signer, mime, source, dest)
         commit(temp, path)
-    except c2pa.C2paError as exc:
-        temp.unlink(missing_ok=True)
+    except (OSError, c2pa.C2paError) as exc:
+        discard(temp)
+        cause = os_error_of(exc)
+        if cause is not None:
+            raise write_error(path, cause) from exc
         raise UserError(f"could not sign {path}: {exc}") from exc
     except BaseException:
-        temp.unlink(missing_ok=True)
+        discard(temp)
         raise
 
 
@@ -120,8 +123,8 @@ def write_signed_png(out: Path, image: ImageBGR) -> Path:
         raise UserError(f"could not encode {out}")
     unsigned = out.with_name(f".{out.stem}.unsigned{out.suffix}")
     try:
-        unsigned.write_bytes(data.tobytes())
+        write_bytes_atomic(unsigned, data.tobytes())
         sign_to(unsigned, out)
     finally:
-        unsigned.unlink(missing_ok=True)
+        discard(unsigned)
     return out

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.atomic import write_text_atomic
+from faceweave.atomic import discard, write_text_atomic
 from faceweave.config import Config
 from faceweave.errors import UserError, write_error
 from faceweave.extract.detect import MediapipeFaceFinder
@@ -248,7 +248,7 @@ def run_eval(
         write_floor(inputs.dst, dst_info, floor, config.eval.floor_crf)
         observations = observe_all(inputs, floor, every, tick)
     finally:
-        floor.unlink(missing_ok=True)
+        discard(floor)
     if observations.frames != dst_info.frame_count:
         raise UserError(
             f"only {observations.frames} of {dst_info.frame_count} frames could be read from "

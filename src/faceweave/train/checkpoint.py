@@ -13,6 +13,7 @@ newest good backup to resume from.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -22,9 +23,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_tensors
 
-from faceweave.atomic import write_text_atomic
+from faceweave.atomic import discard, write_text_atomic
 from faceweave.errors import UserError, write_error
 from faceweave.models import FaceSwapModel, ModelConfig, build_model
 
@@ -53,44 +55,44 @@ def checkpoint_name(iteration: int) -> str:
     return f"ckpt-{iteration:09d}"
 
 
-def _fsync_files(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-
-
 def save_checkpoint(
     model_dir: Path, model: FaceSwapModel, optimizer: torch.optim.Optimizer, state: TrainState, keep: int = 3
 ) -> Path:
     """Write a new checkpoint atomically and keep the newest `keep` (at least 1 backup + current)."""
     final = model_dir / checkpoint_name(state.iteration)
     temp = model_dir / f".{final.name}.partial-{os.getpid()}"
+    # Serialised in memory first: safetensors and torch's zip writer report a full disk as a bare
+    # message ("unexpected pos"), while a plain write raises an OSError that names the cause.
+    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    extra = io.BytesIO()
+    torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, extra)
+    files = {
+        "model.safetensors": save_tensors(weights),
+        "config.json": json.dumps({"schema_version": CHECKPOINT_SCHEMA, "model": model.config.to_dict()},
+                                  indent=1).encode(),
+        "state.json": json.dumps(asdict(state), indent=1).encode(),
+        "optimizer.pt": extra.getvalue(),
+    }  # fmt: skip
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(temp, ignore_errors=True)
+        discard(temp)
         temp.mkdir()
-        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(weights, str(temp / "model.safetensors"))
-        (temp / "config.json").write_text(
-            json.dumps({"schema_version": CHECKPOINT_SCHEMA, "model": model.config.to_dict()}, indent=1)
-        )
-        (temp / "state.json").write_text(json.dumps(asdict(state), indent=1))
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, temp / "optimizer.pt"
-        )
-        _fsync_files(temp)
+        for name, data in files.items():
+            with open(temp / name, "wb") as handle:
+                handle.write(data)
+                os.fsync(handle.fileno())
         if final.exists():
             shutil.rmtree(final)
         os.replace(temp, final)
         write_text_atomic(model_dir / LATEST, final.name + "\n")
     except OSError as exc:
-        shutil.rmtree(temp, ignore_errors=True)
+        discard(temp)
         raise write_error(final, exc) from exc
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        discard(temp)
         raise
     for old in list_checkpoints(model_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        discard(old)
     return final
 
 
