@@ -160,3 +160,18 @@ def test_sigterm_mid_write_removes_the_unfinished_output(clip: Path, tmp_path: P
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert list(out_dir.iterdir()) == []
+
+
+def test_the_damaged_video_hint_works_with_the_command_that_gave_it(
+    truncated_clip: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    assert run("init", ws).exit_code == 0
+    for command in (
+        ["extract", "dst", "-w", ws, "--input", truncated_clip],
+        ["frames", truncated_clip, ws / "f"],
+    ):
+        failed = run(*command)
+        assert_user_error(failed, "truncated", "--set decode.on_error=skip")
+        hinted = run(*command, "--set", "decode.on_error=skip")
+        assert "is truncated" not in hinted.output and "no such option" not in hinted.output.lower()

@@ -88,6 +88,24 @@ def test_a_truncated_checkpoint_is_a_clear_error_naming_a_good_backup(
     assert report.iteration == 5
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("iteration", "abc"), ("iteration", -3), ("elapsed_s", 1e999), ("learning_rate", None), ("seed", True),
+     ("face_type", "x" * 10_000), ("nan_recoveries", 2.5)],
+)  # fmt: skip
+def test_a_state_json_with_wrong_values_is_a_damaged_checkpoint(
+    facesets: Workspace, tmp_path: Path, field: str, value: object
+) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run_train(tiny_config(iterations=2), ws)
+    state = list_checkpoints(ws.model)[-1] / "state.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), field: value}))
+    with pytest.raises(CheckpointError, match=rf"state.json: '{field}' must be .*newest good backup"):
+        run_train(tiny_config(iterations=4), ws)
+    result = CliRunner().invoke(cli, ["merge", "-w", str(ws.root)])
+    assert result.exit_code == 2 and f"'{field}' must be" in result.output, result.output
+
+
 def test_changed_architecture_is_refused_not_replaced(facesets: Workspace, tmp_path: Path) -> None:
     ws = fresh_workspace(facesets, tmp_path / "ws")
     run_train(tiny_config(iterations=1), ws)

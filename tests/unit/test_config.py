@@ -123,3 +123,15 @@ def test_every_number_must_be_finite(key: str, value: float) -> None:
     section, name = key.split(".")
     with pytest.raises(ConfigError, match=rf"{key} = .* is not a finite number"):
         load_config(overrides={section: {name: value}})
+
+
+def test_a_range_error_names_where_the_value_came_from(tmp_path: Path) -> None:
+    path = tmp_path / "faceweave.toml"
+    path.write_text(render_toml(Config()).replace("crf = ", "crf = 99 #", 1))
+    with pytest.raises(ConfigError, match=rf"^{path}: video.crf = 99 is out of range"):
+        load_config(path)
+    path.write_text(render_toml(Config()))
+    with pytest.raises(ConfigError, match=r"^command line: video.crf = 99 is out of range"):
+        load_config(path, overrides={"video": {"crf": 99}})
+    with pytest.raises(ConfigError, match=r"^command line: merge.blur = nan is not a finite number"):
+        load_config(path, "quick", overrides={"merge": {"blur": float("nan")}})

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,32 @@ class TrainState:
     learning_rate: float = 0.0
     nan_recoveries: int = 0
     face_type: str = ""  # of the facesets it learnt from; merging needs the same crop
+
+
+_STATE_TYPES = {f.name: f.type for f in fields(TrainState)}
+
+
+def state_from_json(text: str, origin: Path) -> TrainState:
+    """TrainState from state.json, every field checked: a hand-edited or damaged file is refused with
+    the field named, like any other damaged checkpoint, never half-trusted."""
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise ValueError(f"{origin} is not a JSON object")
+    values: dict[str, Any] = {}
+    for name, kind in _STATE_TYPES.items():
+        if name not in document:
+            raise ValueError(f"{origin} lacks {name!r}")
+        value = document[name]
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53,
+            "float": isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0,
+            "str": isinstance(value, str) and len(value) <= 64,
+        }[str(kind)]  # fmt: skip
+        if not ok:
+            raise ValueError(f"{origin}: {name!r} must be a non-negative {kind}, not {str(value)[:40]!r}")
+        values[name] = float(value) if str(kind) == "float" else value
+    return TrainState(**values)
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -136,12 +163,15 @@ def _read_checkpoint(path: Path) -> Loaded:
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise ValueError(f"{path / 'model.safetensors'} does not match its config.json")
-    state = TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
+    state = state_from_json((path / "state.json").read_text(encoding="utf-8"), path / "state.json")
     try:
         extra = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"{path / 'optimizer.pt'} is damaged ({type(exc).__name__})") from exc
-    return Loaded(model, extra["optimizer"], extra["torch_rng"], state, path)
+    rng = extra.get("torch_rng") if isinstance(extra, dict) else None
+    if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8 or not isinstance(extra.get("optimizer"), dict):
+        raise ValueError(f"{path / 'optimizer.pt'} does not hold an optimizer state and a random state")
+    return Loaded(model, extra["optimizer"], rng, state, path)
 
 
 def load_checkpoint(model_dir: Path, path: Path | None = None) -> Loaded:
