@@ -169,7 +169,8 @@ def _read_checkpoint(path: Path) -> Loaded:
     except Exception as exc:
         raise ValueError(f"{path / 'optimizer.pt'} is damaged ({type(exc).__name__})") from exc
     rng = extra.get("torch_rng") if isinstance(extra, dict) else None
-    if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8 or not isinstance(extra.get("optimizer"), dict):
+    holds_optimizer = isinstance(extra, dict) and isinstance(extra.get("optimizer"), dict)
+    if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8 or not holds_optimizer:
         raise ValueError(f"{path / 'optimizer.pt'} does not hold an optimizer state and a random state")
     return Loaded(model, extra["optimizer"], rng, state, path)
 
