@@ -167,10 +167,11 @@ def test_the_damaged_video_hint_works_with_the_command_that_gave_it(
 ) -> None:
     ws = tmp_path / "ws"
     assert run("init", ws).exit_code == 0
-    for command in (
+    commands: list[list[str | Path]] = [
         ["extract", "dst", "-w", ws, "--input", truncated_clip],
         ["frames", truncated_clip, ws / "f"],
-    ):
+    ]
+    for command in commands:
         failed = run(*command)
         assert_user_error(failed, "truncated", "--set decode.on_error=skip")
         hinted = run(*command, "--set", "decode.on_error=skip")
