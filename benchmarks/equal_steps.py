@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from pytorch_msssim import ssim
 
-from faceweave.models import FaceSwapModel
+from faceweave.models import FaceSwapModel, to_tensor
 from faceweave.models.registry import Side
-from faceweave.train.data import Faceset, load_faceset, to_tensor
+from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.loss import face_loss
 from faceweave.train.stream import StreamSettings, batch_loader
 from faceweave.workspace import Workspace

@@ -42,6 +42,7 @@ from faceweave.config import load_config
 from faceweave.demo import DST_FACE, run_demo
 from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import list_face_files, read_face_meta
+from faceweave.formats.checkpoint import load_checkpoint
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec
@@ -51,7 +52,6 @@ from faceweave.provenance.verify import Watermark, read_picture_watermark, read_
 from faceweave.provenance.watermark import THRESHOLD, Landmarks, embed, mark_field, new_payload
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.records import ImageBGR
-from faceweave.train.checkpoint import load_checkpoint
 from faceweave.workspace import Workspace, init_workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

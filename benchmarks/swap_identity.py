@@ -19,9 +19,9 @@ import torch
 
 from faceweave.extract.identity import FaceDescriber
 from faceweave.formats.aligned import FaceMeta, list_face_files, read_aligned_face
+from faceweave.formats.checkpoint import load_checkpoint
+from faceweave.models import to_tensor
 from faceweave.records import ImageBGR
-from faceweave.train.checkpoint import load_checkpoint
-from faceweave.train.data import to_tensor
 
 
 def at_resolution(image: ImageBGR, resolution: int) -> ImageBGR:

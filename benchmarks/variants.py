@@ -17,8 +17,8 @@ import torch
 
 from equal_steps import evaluate
 from faceweave.config import load_config
+from faceweave.formats.checkpoint import load_checkpoint
 from faceweave.models.registry import Side
-from faceweave.train.checkpoint import load_checkpoint
 from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.run import run_train
 from faceweave.workspace import Workspace

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, get_type_hints
 
 from faceweave.errors import ConfigError
+from faceweave.plugins import Choices, choice_names
+from faceweave.registries import BLENDS, COLORS, DETECTORS, MASKS, MODELS
 
 if TYPE_CHECKING:  # the media layer pulls in PyAV, which training alone (say on a GPU box) never needs
     from faceweave.media.audio import AudioMode
@@ -38,10 +40,11 @@ def opt(
     *,
     lo: float | None = None,
     hi: float | None = None,
-    choices: tuple[str, ...] | None = None,
+    choices: tuple[str, ...] | Choices | None = None,
 ) -> Any:
-    """A config field with its help line and its allowed values."""
-    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices}
+    """A config field with its help line and its allowed values (`Choices(REGISTRY)`: the names of
+    a plugin kind, read when first needed)."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "default": default}
     return field(default=default, metadata=meta)
 
 
@@ -93,6 +96,7 @@ class ExtractConfig:
         choices=("half", "mid", "full", "whole", "head"),
     )
     size_px: int = opt(256, "side of the aligned face crop in pixels", lo=64, hi=1024)
+    detector: str = opt("mediapipe", "face detector and landmarker", choices=Choices(DETECTORS))
     format: str = opt("png", "aligned face file format: png is lossless", choices=("png", "jpg"))
     jpeg_quality: int = opt(95, "JPEG quality of aligned faces when format is jpg", lo=1, hi=100)
     min_score: float = opt(0.5, "detector confidence a face needs to count", lo=0.05, hi=1.0)
@@ -110,9 +114,7 @@ class ExtractConfig:
 class TrainConfig:
     """How `faceweave train` builds and trains the model."""
 
-    arch: str = opt(
-        "df", "df: one decoder per side; liae: shared decoder, carries light and pose", choices=("df", "liae")
-    )
+    arch: str = opt("df", "model architecture", choices=Choices(MODELS))
     resolution: int = opt(64, "model input/output side in pixels (a multiple of 16)", lo=64, hi=512)
     encoder_dims: int = opt(32, "encoder width (channels of the first layer)", lo=8, hi=512)
     bottleneck_dims: int = opt(256, "width of the shared code", lo=16, hi=2048)
@@ -141,7 +143,7 @@ class TrainConfig:
         "none",
         "recolour each src sample toward a random dst face (DeepFaceLab's ct_mode), so the model "
         "does not learn src's colour cast",
-        choices=("none", "rct", "lct", "mkl"),
+        choices=Choices(COLORS, lambda plugin: plugin.value.training),
     )
     uniform_yaw: bool = opt(True, "draw faces evenly across head-yaw bins")
     uniform_expression: bool = opt(
@@ -179,18 +181,12 @@ class TrainConfig:
 class MergeConfig:
     """How `faceweave merge` puts the swapped face back into every dst frame."""
 
-    mask: str = opt(
-        "learned*dst",
-        "dst: landmark hull; learned: the model's mask; learned*dst: both; full: the whole crop",
-        choices=("dst", "learned", "learned*dst", "full"),
-    )
+    mask: str = opt("learned*dst", "where the swapped face replaces dst's", choices=Choices(MASKS))
     erode: float = opt(0.0, "shrink (+) or grow (-) the mask, in % of the face size", lo=-20.0, hi=20.0)
     blur: float = opt(6.0, "feather the mask edge, in % of the face size", lo=0.0, hi=30.0)
     keep_mouth: bool = opt(False, "keep dst's mouth interior (teeth, tongue) instead of the model's")
     color: str = opt(
-        "rct",
-        "colour transfer of the swapped face toward dst inside the mask",
-        choices=("none", "rct", "lct", "mkl", "idt", "sot"),
+        "rct", "colour transfer of the swapped face toward dst inside the mask", choices=Choices(COLORS)
     )
     shading: float = opt(
         1.0,
@@ -202,11 +198,7 @@ class MergeConfig:
     color_smoothing: float = opt(
         0.7, "temporal smoothing of rct/lct/mkl colour statistics per track: 0 off, 1 frozen", lo=0.0, hi=0.95
     )
-    blend: str = opt(
-        "overlay",
-        "overlay: alpha blend; seamless: Poisson (OpenCV seamlessClone); hist-match: match histograms",
-        choices=("overlay", "seamless", "hist-match"),
-    )
+    blend: str = opt("overlay", "how the swapped face meets the frame", choices=Choices(BLENDS))
     face_scale: float = opt(0.0, "grow (+) or shrink (-) the swapped face, in %", lo=-20.0, hi=20.0)
     temporal: float = opt(
         0.5,
@@ -254,9 +246,17 @@ SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fiel
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+def declaration(key: str) -> tuple[type, Mapping[str, Any]]:
+    """The type and declared metadata (help, lo, hi, choices, default) of option `section.name`."""
+    section, _, name = key.partition(".")
+    if section not in SECTIONS or name not in _section_fields(section):
+        raise KeyError(key)
+    return get_type_hints(SECTIONS[section])[name], _section_fields(section)[name].metadata
+
+
 def _allowed(meta: Mapping[str, Any], kind: type) -> str:
     if meta["choices"]:
-        return "one of " + ", ".join(meta["choices"])
+        return "one of " + ", ".join(choice_names(meta["choices"]))
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
     if kind is bool:
         return name
@@ -267,21 +267,29 @@ def _allowed(meta: Mapping[str, Any], kind: type) -> str:
     return name
 
 
+def _is_choice(value: Any, meta: Mapping[str, Any]) -> bool:
+    choices = meta["choices"]
+    if isinstance(choices, Choices) and value == meta["default"]:
+        return True  # a built-in: known without importing every plugin of its kind
+    return value in choice_names(choices)
+
+
 def _check_value(key: str, value: Any, kind: type, meta: Mapping[str, Any], origin: str) -> Any:
-    allowed = _allowed(meta, kind)
     ok_type = (isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))) or (
         kind is float and isinstance(value, int) and not isinstance(value, bool)
     )
     if not ok_type:
-        raise ConfigError(f"{origin}: {key} = {value!r} has the wrong type; allowed: {allowed}")
-    if meta["choices"] and value not in meta["choices"]:
-        raise ConfigError(f"{origin}: {key} = {value!r} is not allowed; allowed: {allowed}")
+        raise ConfigError(f"{origin}: {key} = {value!r} has the wrong type; allowed: {_allowed(meta, kind)}")
+    if meta["choices"] and not _is_choice(value, meta):
+        raise ConfigError(f"{origin}: {key} = {value!r} is not allowed; allowed: {_allowed(meta, kind)}")
     if kind is float and not math.isfinite(value):
         # NaN compares false with every bound, so a range check alone would let it through.
-        raise ConfigError(f"{origin}: {key} = {value!r} is not a finite number; allowed: {allowed}")
+        raise ConfigError(
+            f"{origin}: {key} = {value!r} is not a finite number; allowed: {_allowed(meta, kind)}"
+        )
     lo, hi = meta["lo"], meta["hi"]
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ConfigError(f"{origin}: {key} = {value!r} is out of range; allowed: {allowed}")
+        raise ConfigError(f"{origin}: {key} = {value!r} is out of range; allowed: {_allowed(meta, kind)}")
     return float(value) if kind is float else value
 
 
@@ -436,5 +444,7 @@ def render_toml(config: Config, preset: str | None = None) -> str:
         for f in dataclasses.fields(cls):
             allowed = _allowed(f.metadata, hints[f.name])
             lines.append(f"# {f.metadata['help']} ({allowed}; default {_toml_value(f.default)})")
+            if isinstance(f.metadata["choices"], Choices):
+                lines += [f"#   {name}: {text}" for name, text in f.metadata["choices"].help().items()]
             lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
     return "\n".join(lines) + "\n"

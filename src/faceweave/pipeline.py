@@ -16,12 +16,12 @@ from faceweave.config import Config
 from faceweave.errors import UserError
 from faceweave.extract.run import SUMMARY_NAME, run_extract
 from faceweave.formats.aligned import list_face_files
+from faceweave.formats.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.media.probe import probe_video
 from faceweave.merge.preview import write_comparison
 from faceweave.merge.run import MergeReport, run_merge
 from faceweave.quality.report import EvalReport
 from faceweave.quality.run import run_eval, workspace_inputs
-from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.train.run import TrainReport, run_train
 from faceweave.workspace import Workspace, init_workspace
 

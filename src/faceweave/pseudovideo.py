@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from faceweave.detectors import open_detector
 from faceweave.errors import UserError
-from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import AUDIO_RATE, ClipSpec, frame_times, place, pose_matrix, soft_background, tone
 from faceweave.mesh import BROWS, CHIN_POINT, INNER_LOWER, INNER_UPPER, LIDS, MOUTH_CORNERS
@@ -180,7 +180,7 @@ class FacePuppet:
 
     @classmethod
     def from_image(cls, face: ImageBGR) -> FacePuppet:
-        finder = MediapipeFaceFinder()
+        finder = open_detector()
         try:
             faces = finder.find(face)
         finally:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from faceweave.models import ModelConfig, build_model, registered_models
+from faceweave.plugins import PluginError
 
 VARIANTS = {"plain": {}, "u": {"pixel_norm": True}, "d": {"double_res": True},
             "ud": {"pixel_norm": True, "double_res": True}}  # fmt: skip
@@ -38,5 +39,5 @@ def test_config_rejects_bad_resolution() -> None:
         ModelConfig(resolution=100)
     with pytest.raises(ValueError, match="multiple of 32"):
         ModelConfig(resolution=80, double_res=True)
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(PluginError, match="unknown model 'nope'; known: df, liae"):
         build_model(ModelConfig(arch="nope"))

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from faceweave.assets import load_sample_face
 from faceweave.cli.main import cli
 from faceweave.formats.aligned import list_face_files, read_face_meta
+from faceweave.geometry import region_of
 from faceweave.media.probe import probe_video
 from faceweave.media.synth import ClipSpec
-from faceweave.merge.paste import region_of
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 
 TINY = ["train.encoder_dims=8", "train.bottleneck_dims=32", "train.decoder_dims=8", "train.mask_dims=4",

@@ -16,8 +16,8 @@ from faceweave.cli.main import cli
 from faceweave.errors import UserError
 from faceweave.extract.run import run_extract
 from faceweave.extract.template import ALIGN_POINTS
-from faceweave.extract.transform import apply
 from faceweave.formats.aligned import list_face_files, read_aligned_face, read_face_meta
+from faceweave.geometry import apply
 from faceweave.media import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec, write_pattern_clip
 from faceweave.pseudovideo import FacePuppet, scene_frames

@@ -21,10 +21,10 @@ from faceweave.media.synth import ClipSpec, write_pattern_clip
 from faceweave.merge.masks import refine
 from faceweave.merge.prepare import ColorSmoother, Preparer, prepared_by_frame
 from faceweave.merge.run import dst_faces, merge_frame, open_merge, run_merge
+from faceweave.mesh import FACE_OVAL
 from faceweave.provenance.verify import verify_file
 from faceweave.provenance.watermark import Landmarks, mark_field, new_payload
 from faceweave.records import ImageBGR
-from faceweave.train.data import FACE_OVAL
 from faceweave.workspace import Workspace
 from tests.merge.conftest import IdentityModel, copy_workspace, exact_config
 

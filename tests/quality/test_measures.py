@@ -38,7 +38,7 @@ def test_a_hard_edged_paste_has_a_stronger_seam_than_a_feathered_one(meshed_face
     regions = face_regions(landmarks, image_hw(image))
     other = lab_shift(image, (12.0, 8.0, 0.0))  # the "swapped" face: same shape, other colour
     hull = np.zeros(image.shape[:2], np.float32)
-    from faceweave.train.data import FACE_OVAL
+    from faceweave.mesh import FACE_OVAL
 
     cv2.fillConvexPoly(
         hull, cv2.convexHull(np.round(landmarks[list(FACE_OVAL), :2]).astype(np.int32)), (1.0,)

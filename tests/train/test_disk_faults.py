@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from faceweave.train.checkpoint import latest_checkpoint, list_checkpoints
+from faceweave.formats.checkpoint import latest_checkpoint, list_checkpoints
 from faceweave.workspace import Workspace
 from tests.helpers import assert_user_error, run
 from tests.train.conftest import TINY, fresh_workspace

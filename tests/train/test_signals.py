@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from faceweave.train.checkpoint import load_checkpoint
+from faceweave.formats.checkpoint import load_checkpoint
 from faceweave.workspace import Workspace
 from tests.train.conftest import TINY, fresh_workspace
 

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from faceweave.cli.main import cli
 from faceweave.errors import UserError
-from faceweave.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from faceweave.train.data import Batch, Faceset, load_faceset, to_tensor
+from faceweave.formats.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from faceweave.models import to_tensor
+from faceweave.train.data import Batch, Faceset, load_faceset
 from faceweave.train.optim import dropped_step
 from faceweave.train.run import run_train
 from faceweave.train.stream import StreamSettings, batch_for

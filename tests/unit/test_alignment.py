@@ -12,7 +12,8 @@ from faceweave.extract.detect import rotate_points_back
 from faceweave.extract.pose import CHIN, FOREHEAD, LEFT_EYE_OUTER, RIGHT_EYE_OUTER, head_pose
 from faceweave.extract.template import ALIGN_POINTS, ALIGN_TEMPLATE, FACE_TYPES, template_in_crop
 from faceweave.extract.tracking import OneEuro, Tracker, iou
-from faceweave.extract.transform import apply, frame_to_face, invert, similarity, umeyama
+from faceweave.extract.transform import frame_to_face
+from faceweave.geometry import apply, invert, similarity, umeyama
 
 
 @pytest.mark.parametrize(("scale", "angle", "tx", "ty"), [(1.0, 0.0, 0.0, 0.0), (2.5, 37.0, 120.0, -40.0),

@@ -7,7 +7,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from faceweave.color import COLOR_MODES, measure, transfer
+from faceweave.color import measure, transfer
+from faceweave.plugins import PluginError
+from faceweave.registries import COLORS
 
 Image = npt.NDArray[np.float32]
 
@@ -28,7 +30,7 @@ def disc(size: int = 96) -> npt.NDArray[np.float32]:
     return mask
 
 
-@pytest.mark.parametrize("mode", [m for m in COLOR_MODES if m != "none"])
+@pytest.mark.parametrize("mode", [m for m in COLORS.names() if m != "none"])
 def test_transfer_matches_mean_and_spread_inside_the_mask(mode: str) -> None:
     source, target, mask = textured(1, (0.3, 0.5, 0.7), 0.05), textured(2, (0.6, 0.45, 0.3), 0.08), disc()
     out = transfer(mode, source, target, mask, mask)
@@ -65,5 +67,5 @@ def test_distribution_modes_match_the_histogram() -> None:
 def test_none_returns_the_source_and_unknown_mode_is_refused() -> None:
     source = textured(6, (0.5, 0.5, 0.5), 0.05)
     assert transfer("none", source, source * 0.5) is source
-    with pytest.raises(ValueError, match="unknown colour transfer mode"):
+    with pytest.raises(PluginError, match="unknown colour transfer 'bogus'; known: none, rct"):
         transfer("bogus", source, source)

@@ -11,6 +11,51 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+FLAG_PREFIX = "config__"
+
+
+class DeclaredChoice(click.Choice[str]):
+    """The allowed values of a config option, read from its declaration (a plugin registry's names
+    are read only when help is shown or a value is checked)."""
+
+    def __init__(self, choices: Any) -> None:
+        self._declared = choices
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from faceweave.plugins import choice_names
+
+        return choice_names(self._declared)
+
+    @choices.setter
+    def choices(self, _: Any) -> None:
+        pass  # click's __init__ assigns; the declaration is the source
+
+
+def config_flag(key: str, *names: str) -> Callable[[F], F]:
+    """A command-line flag that sets the faceweave.toml option `key` (section.name) for one run.
+    Its type, allowed values and help come from the option's one declaration in config.py."""
+    from faceweave.config import declaration
+
+    kind, meta = declaration(key)
+    dest = FLAG_PREFIX + key.replace(".", "__")
+    text = f"{meta['help'][:1].upper()}{meta['help'][1:]} ({key})."
+    if kind is bool:
+        long = names[0].removeprefix("--")
+        return click.option(f"--{long}/--no-{long}", dest, default=None, help=text)
+    kind_type: Any = DeclaredChoice(meta["choices"]) if meta["choices"] else kind
+    return click.option(*names, dest, type=kind_type, help=text)
+
+
+def flag_overrides(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The values of `config_flag` flags given on the command line, as config overrides."""
+    found: dict[str, dict[str, Any]] = {}
+    for dest, value in options.items():
+        if dest.startswith(FLAG_PREFIX) and value is not None:
+            section, name = dest.removeprefix(FLAG_PREFIX).split("__", 1)
+            found.setdefault(section, {})[name] = value
+    return found
 
 
 def config_options(func: F) -> F:

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, progress, warn
+from faceweave.cli.common import (
+    build_config,
+    config_flag,
+    config_options,
+    flag_overrides,
+    info,
+    progress,
+    warn,
+)
 
 
 @click.command("frames")
@@ -17,27 +25,20 @@ from faceweave.cli.common import build_config, config_options, info, progress, w
 @click.option("--every-nth", type=int, default=1, show_default=True, help="Keep one frame in N.")
 @click.option("--start", "start_s", type=float, default=0.0, show_default=True, help="Start time in seconds.")
 @click.option("--end", "end_s", type=float, help="End time in seconds (default: the end).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["png", "jpg"]), help="Image format (config frames.format)."
-)
-@click.option("--jpeg-quality", type=int, help="JPEG quality 1-100 (config frames.jpeg_quality).")
-@click.option("--on-error", type=click.Choice(["stop", "skip"]), help="Damaged frames: stop or skip.")
+@config_flag("frames.format", "--format")
+@config_flag("frames.jpeg_quality", "--jpeg-quality")
+@config_flag("decode.on_error", "--on-error")
 @config_options
 def command(video_path: Path, out_dir: Path | None, fps: float | None, every_nth: int,
-            start_s: float, end_s: float | None, fmt: str | None, jpeg_quality: int | None,
-            on_error: str | None, config_path: Path | None, preset: str | None,
-            set_: tuple[str, ...]) -> None:  # fmt: skip
+            start_s: float, end_s: float | None, config_path: Path | None, preset: str | None,
+            set_: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
     """Write the frames of VIDEO_PATH as <frame index>.png into OUT_DIR (default: next to it,
     named after the video, as DeepFaceLab does: data_dst.mp4 -> data_dst/)."""
     from faceweave.atomic import sweep_stale
     from faceweave.media.decode import count_frames
     from faceweave.videotools import FrameSelection, run_frames
 
-    flags: dict[str, dict[str, Any]] = {
-        "frames": {"format": fmt, "jpeg_quality": jpeg_quality},
-        "decode": {"on_error": on_error},
-    }
-    config = build_config(config_path, preset, set_, flags)
+    config = build_config(config_path, preset, set_, flag_overrides(flags))
     selection = FrameSelection(start_s, end_s, fps, every_nth)
     target = out_dir or video_path.with_suffix("")
     sweep_stale(target, info)

@@ -7,46 +7,41 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, progress, workspace_option
+from faceweave.cli.common import (
+    build_config,
+    config_flag,
+    config_options,
+    flag_overrides,
+    info,
+    progress,
+    workspace_option,
+)  # fmt: skip
 
 
 @click.command("merge")
 @workspace_option("Workspace with data_dst/aligned and a trained model.")
-@click.option("--mask", type=click.Choice(["dst", "learned", "learned*dst", "full"]), help="Mask mode.")
-@click.option("--erode", type=float, help="Shrink (+) or grow (-) the mask, % of the face.")
-@click.option("--blur", type=float, help="Feather the mask edge, % of the face.")
-@click.option("--keep-mouth/--no-keep-mouth", default=None, help="Keep dst's mouth interior.")
-@click.option(
-    "--color", type=click.Choice(["none", "rct", "lct", "mkl", "idt", "sot"]), help="Colour transfer."
-)
-@click.option("--blend", type=click.Choice(["overlay", "seamless", "hist-match"]), help="Blend mode.")
-@click.option("--face-scale", type=float, help="Grow (+) or shrink (-) the face, %.")
-@click.option("--sharpen", type=float, help="Unsharp-mask amount (0 = off).")
-@click.option("--tracks", help="Face tracks to swap: all, or ids like 0,2.")
-@click.option("--workers", type=int, help="Threads merging frames.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
-@click.option("--dump", is_flag=True, default=None, help="Also write merged frames and masks as PNG.")
+@config_flag("merge.mask", "--mask")
+@config_flag("merge.erode", "--erode")
+@config_flag("merge.blur", "--blur")
+@config_flag("merge.keep_mouth", "--keep-mouth")
+@config_flag("merge.color", "--color")
+@config_flag("merge.blend", "--blend")
+@config_flag("merge.face_scale", "--face-scale")
+@config_flag("merge.sharpen", "--sharpen")
+@config_flag("merge.tracks", "--tracks")
+@config_flag("merge.workers", "--workers")
+@config_flag("merge.device", "--device")
+@config_flag("merge.dump", "--dump")
 @click.option("--preview", "preview_frame", type=int, metavar="N",
               help="Only write preview_N.png comparing the main modes on dst frame N.")  # fmt: skip
 @config_options
 def command(
     workspace: Path,
-    mask: str | None,
-    erode: float | None,
-    blur: float | None,
-    keep_mouth: bool | None,
-    color: str | None,
-    blend: str | None,
-    face_scale: float | None,
-    sharpen: float | None,
-    tracks: str | None,
-    workers: int | None,
-    device: str | None,
-    dump: bool | None,
     preview_frame: int | None,
     config_path: Path | None,
     preset: str | None,
     set_: tuple[str, ...],
+    **flags: Any,
 ) -> None:
     """Merge the model's swap of every dst face into its frame; every [merge] option applies."""
     from faceweave.merge.preview import write_preview
@@ -55,12 +50,8 @@ def command(
 
     ws = Workspace(workspace)
     ws.sweep(info)
-    flags: dict[str, dict[str, Any]] = {"merge": {
-        "mask": mask, "erode": erode, "blur": blur, "keep_mouth": keep_mouth, "color": color, "blend": blend,
-        "face_scale": face_scale, "sharpen": sharpen, "tracks": tracks, "workers": workers, "device": device,
-        "dump": dump}}  # fmt: skip
     config_file = config_path or (ws.config if ws.config.is_file() else None)
-    config = build_config(config_file, preset, set_, flags)
+    config = build_config(config_file, preset, set_, flag_overrides(flags))
     if preview_frame is not None:
         out = write_preview(
             config, open_merge(config, ws), preview_frame, ws.root / f"preview_{preview_frame}.png"

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, workspace_option
+from faceweave.cli.common import (
+    build_config,
+    config_flag,
+    config_options,
+    flag_overrides,
+    info,
+    workspace_option,
+)
 
 
 def parse_minutes(text: str) -> float:
@@ -22,24 +29,21 @@ def parse_minutes(text: str) -> float:
 
 @click.command("train")
 @workspace_option("Workspace folder with data_src/aligned and data_dst/aligned.")
-@click.option("--iterations", type=int, help="Stop at this total step count (train.iterations).")
+@config_flag("train.iterations", "--iterations")
 @click.option("--time", "time_limit", help="Stop after this long, e.g. 10m, 90s, 1h (train.time_limit_min).")
-@click.option("--batch-size", type=int, help="Faces per side per step (train.batch_size).")
-@click.option("--seed", type=int, help="Seed of weights and batch order (train.seed).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train (train.device).")
+@config_flag("train.batch_size", "--batch-size")
+@config_flag("train.seed", "--seed")
+@config_flag("train.device", "--device")
 @click.option("--resume-from", type=click.Path(path_type=Path), help="A checkpoint folder to resume from.")
 @config_options
 def command(
     workspace: Path,
-    iterations: int | None,
     time_limit: str | None,
-    batch_size: int | None,
-    seed: int | None,
-    device: str | None,
     resume_from: Path | None,
     config_path: Path | None,
     preset: str | None,
     set_: tuple[str, ...],
+    **flags: Any,
 ) -> None:
     """Train the shared-encoder autoencoder; every [train] option of faceweave.toml applies.
 
@@ -50,18 +54,12 @@ def command(
 
     ws = Workspace(workspace)
     ws.sweep(info)
-    minutes = parse_minutes(time_limit) if time_limit else None
-    flags: dict[str, dict[str, Any]] = {
-        "train": {
-            "iterations": iterations,
-            "time_limit_min": minutes,
-            "batch_size": batch_size,
-            "seed": seed,
-            "device": device,
-        }
-    }
+    overrides = flag_overrides(flags)
+    if time_limit:
+        # A duration with its unit ("90s", "1.5h") is friendlier than the option's minutes.
+        overrides.setdefault("train", {})["time_limit_min"] = parse_minutes(time_limit)
     config_file = config_path or (ws.config if ws.config.is_file() else None)
-    config = build_config(config_file, preset, set_, flags)
+    config = build_config(config_file, preset, set_, overrides)
     if not config.train.iterations and not config.train.time_limit_min:
         raise click.UsageError("give --iterations or --time (or set them in [train]) so training can end")
     report = run_train(config, ws, resume_from, info)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, progress, warn
+from faceweave.cli.common import (
+    build_config,
+    config_flag,
+    config_options,
+    flag_overrides,
+    info,
+    progress,
+    warn,
+)
 
 
 @click.command("video")
@@ -14,20 +23,19 @@ from faceweave.cli.common import build_config, config_options, info, progress, w
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--audio-from", type=click.Path(path_type=Path), help="Video whose audio (and rate) to use.")
 @click.option("--fps", type=float, help="Frame rate (default: --audio-from's, else decode.image_fps).")
-@click.option("--crf", type=int, help="x264 quality 0-51, lower is better (config video.crf).")
-@click.option("--x264-preset", help="x264 speed preset, e.g. veryfast or slow (config video.preset).")
-@click.option("--audio", type=click.Choice(["auto", "aac", "none"]), help="Copy, re-encode or drop audio.")
+@config_flag("video.crf", "--crf")
+@config_flag("video.preset", "--x264-preset")
+@config_flag("video.audio", "--audio")
 @config_options
 def command(frames_in: Path, out: Path, audio_from: Path | None, fps: float | None,
-            crf: int | None, x264_preset: str | None, audio: str | None,
-            config_path: Path | None, preset: str | None, set_: tuple[str, ...]) -> None:  # fmt: skip
+            config_path: Path | None, preset: str | None, set_: tuple[str, ...],
+            **flags: Any) -> None:  # fmt: skip
     """Encode the images in FRAMES_IN (sorted by number) or a video to OUT as H.264 MP4."""
     from faceweave.atomic import sweep_stale
     from faceweave.media.decode import count_frames
     from faceweave.videotools import run_video
 
-    config = build_config(config_path, preset, set_,
-                          {"video": {"crf": crf, "preset": x264_preset, "audio": audio}})  # fmt: skip
+    config = build_config(config_path, preset, set_, flag_overrides(flags))
     sweep_stale(out.parent, info)
     with progress(count_frames(frames_in), "encode") as tick:
         report = run_video(config, frames_in, out, audio_from, fps, tick)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from faceweave.extract.transform import apply
 from faceweave.formats.aligned import FaceMeta
+from faceweave.geometry import apply
 from faceweave.records import ImageBGR
 
 _COLOURS = ((0, 200, 255), (255, 120, 0), (80, 220, 80), (220, 80, 220), (0, 80, 255), (255, 255, 0))

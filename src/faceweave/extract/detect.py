@@ -216,14 +216,3 @@ class MediapipeFaceFinder:
             x1, y1 = points[:, :2].max(axis=0)
             faces.append(RawFace((float(x0), float(y0), float(x1), float(y1)), score, points, rotation_deg))
         return faces
-
-    def find_any_rotation(self, image: ImageBGR, try_rotations: bool) -> list[RawFace]:
-        """Faces upright first; when none and asked, in copies turned 90, 270 and 180 degrees."""
-        faces = self.find(image)
-        if faces or not try_rotations:
-            return faces
-        for rotation in (90, 270, 180):
-            faces = self.find(image, rotation)
-            if faces:
-                return faces
-        return []

@@ -15,14 +15,16 @@ import numpy.typing as npt
 
 from faceweave.atomic import discard, write_text_atomic
 from faceweave.config import Config, ExtractConfig
+from faceweave.detectors import open_detector
 from faceweave.errors import MediaError, UserError, write_error
-from faceweave.extract.detect import MediapipeFaceFinder, RawFace
+from faceweave.extract.detect import RawFace
 from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.pose import head_pose
 from faceweave.extract.tracking import Identify, OneEuro, Tracker
-from faceweave.extract.transform import apply, frame_to_face, invert
+from faceweave.extract.transform import frame_to_face
 from faceweave.extract.workers import DetectionPool, DetectSettings, FaceWrite, FrameFaces
 from faceweave.formats.aligned import FaceMeta, list_face_files
+from faceweave.geometry import apply, invert
 from faceweave.media import open_frames
 from faceweave.media.decode import ImageFolderFrames, VideoFrames
 from faceweave.records import Frame, ImageBGR, as_image
@@ -99,11 +101,13 @@ def replace_faceset(building: Path, out_dir: Path) -> None:
     discard(old)
 
 
-def reference_descriptors(paths: Sequence[Path]) -> npt.NDArray[np.float64] | None:
+def reference_descriptors(
+    paths: Sequence[Path], detector: str = "mediapipe"
+) -> npt.NDArray[np.float64] | None:
     """128-d descriptors of the largest face in each reference picture."""
     if not paths:
         return None
-    finder, describer, descriptors = MediapipeFaceFinder(), FaceDescriber(), []
+    finder, describer, descriptors = open_detector(detector), FaceDescriber(), []
     try:
         for path in paths:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -239,7 +243,11 @@ def _extract_into(
         report.debug_dir = building.parent / "debug"
         report.debug_dir.mkdir(parents=True, exist_ok=True)
     settings = DetectSettings(
-        cfg.min_score, cfg.max_faces, cfg.try_rotations, reference_descriptors(references)
+        cfg.min_score,
+        cfg.max_faces,
+        cfg.try_rotations,
+        reference_descriptors(references, cfg.detector),
+        cfg.detector,
     )
     aligner = FaceAligner(cfg, source.name, building, video=not source.is_dir())
     with DetectionPool(settings, cfg.workers) as pool:

@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.childproc import shield_worker, signals_held
-from faceweave.extract.detect import MediapipeFaceFinder, RawFace
+from faceweave.detectors import find_any_rotation, open_detector
+from faceweave.extract.detect import RawFace
 from faceweave.formats.aligned import FaceMeta, write_aligned_face
 from faceweave.records import Frame, ImageBGR
 
@@ -32,6 +33,7 @@ class DetectSettings:
     max_faces: int
     try_rotations: bool
     references: npt.NDArray[np.float64] | None  # (n, 128) descriptors, or None
+    detector: str = "mediapipe"  # a name in DETECTORS
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class FrameDetector:
 
     def __init__(self, settings: DetectSettings) -> None:
         self.settings = settings
-        self.finder = MediapipeFaceFinder(settings.min_score, settings.max_faces)
+        self.finder = open_detector(settings.detector, settings.min_score, settings.max_faces)
         self.describer = None
         if settings.references is not None:
             from faceweave.extract.identity import FaceDescriber
@@ -64,7 +66,7 @@ class FrameDetector:
     def __call__(self, frame: Frame) -> FrameFaces:
         from faceweave.extract.identity import nearest_distance
 
-        faces = self.finder.find_any_rotation(frame.image_bgr_u8, self.settings.try_rotations)
+        faces = find_any_rotation(self.finder, frame.image_bgr_u8, self.settings.try_rotations)
         faces.sort(key=lambda f: (f.bbox_xyxy[0], f.bbox_xyxy[1]))
         distances: list[float | None] = [None] * len(faces)
         if self.describer is not None and self.settings.references is not None:

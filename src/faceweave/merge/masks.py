@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.mesh import BROWS
-from faceweave.train.data import FACE_OVAL, landmark_masks
+from faceweave.facemasks import landmark_masks
+from faceweave.mesh import BROWS, FACE_OVAL
 
 Mask = npt.NDArray[np.float32]
 # Inner lip ring: the mouth opening, where teeth and tongue show.
@@ -49,18 +49,6 @@ def resize_mask(mask: Mask, size: int) -> Mask:
         return mask
     interpolation = cv2.INTER_AREA if mask.shape[0] > size else cv2.INTER_LINEAR
     return np.asarray(cv2.resize(mask, (size, size), interpolation=interpolation), np.float32)
-
-
-def combine(mode: str, learned: Mask, hull: Mask) -> Mask:
-    if mode == "dst":
-        return hull
-    if mode == "learned":
-        return learned
-    if mode == "learned*dst":
-        return learned * hull
-    if mode == "full":
-        return np.ones_like(hull)
-    raise ValueError(f"unknown mask mode {mode!r}")
 
 
 def refine(mask: Mask, erode_pct: float, blur_pct: float) -> Mask:

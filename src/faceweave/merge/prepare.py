@@ -16,15 +16,16 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from faceweave.color import PARAMETRIC, Stats, apply_stats, measure, transfer
+from faceweave.color import Stats
 from faceweave.config import MergeConfig
 from faceweave.formats.aligned import FaceMeta, read_aligned_face
-from faceweave.merge.masks import combine, hull_mask, mouth_mask, refine, resize_mask, skin_mask
-from faceweave.merge.paste import Affine, compose, resample_matrix, scale_about_centre
+from faceweave.geometry import Affine, compose, resample_matrix, scale_about_centre
+from faceweave.merge.mask_sources import MaskInputs
+from faceweave.merge.masks import mouth_mask, refine, resize_mask, skin_mask
 from faceweave.merge.shading import match_shading
 from faceweave.merge.temporal import TemporalFilter
-from faceweave.models import FaceSwapModel
-from faceweave.train.data import to_tensor
+from faceweave.models import FaceSwapModel, to_tensor
+from faceweave.registries import BLENDS, COLORS, MASKS
 
 MASK_SIZE_CAP = 256  # masks are smooth: more pixels only cost time
 
@@ -52,35 +53,20 @@ class ColorSmoother:
     """Per-track moving averages of the colour statistics, so the face does not flicker."""
 
     def __init__(self, mode: str, smoothing: float) -> None:
-        self.mode, self.keep = mode, smoothing
+        self.plugin, self.keep = COLORS.get(mode), smoothing
         self.tracks: dict[int, tuple[Stats, Stats]] = {}
 
     def __call__(self, track: int, face: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
                  mask: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:  # fmt: skip
-        if self.mode == "none":
-            return face
-        if self.mode not in PARAMETRIC:
-            return transfer(self.mode, face, dst, mask, mask)
-        now = (measure(self.mode, face, mask), measure(self.mode, dst, mask))
+        stats = self.plugin.stats
+        if stats is None:
+            return self.plugin.transfer(face, dst, mask, mask)
+        now = (stats.measure(face, mask), stats.measure(dst, mask))
         if track in self.tracks and self.keep > 0:
             before = self.tracks[track]
             now = (before[0].blend(now[0], 1 - self.keep), before[1].blend(now[1], 1 - self.keep))
         self.tracks[track] = now
-        return apply_stats(self.mode, face, *now)
-
-
-def match_histograms(face: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
-                     mask: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:  # fmt: skip
-    """Per-channel histogram matching inside the mask (the hist-match blend)."""
-    inside = mask > 0.5
-    if inside.sum() < 16:
-        return face
-    out = face.copy()
-    quantiles = np.linspace(0, 1, 256)
-    for c in range(3):
-        knots = np.quantile(face[..., c][inside], quantiles)
-        out[..., c] = np.interp(face[..., c], knots, np.quantile(dst[..., c][inside], quantiles))
-    return out
+        return stats.apply(face, *now)
 
 
 def sharpen_and_degrade(
@@ -119,6 +105,8 @@ class Preparer:
         self.resolution = model.config.resolution
         self.colors = ColorSmoother(cfg.color, cfg.color_smoothing)
         self.steady = TemporalFilter(cfg.temporal)
+        self.mask_source = MASKS.get(cfg.mask)
+        self.blend_adjust = BLENDS.get(cfg.blend).adjust
 
     def batch(self, faces: list[DstFace]) -> list[PreparedFace]:
         if not faces:
@@ -136,7 +124,7 @@ class Preparer:
         m = min(s, max(MASK_SIZE_CAP, r))
         dst_small = np.asarray(cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA), np.float32) / 255
         swapped, learned = self.steady(meta.track_id, meta.frame_index, dst_small, swapped, learned)
-        mask = combine(cfg.mask, resize_mask(learned, m), hull_mask(meta.landmarks_crop, m, s))
+        mask = self.mask_source(MaskInputs(resize_mask(learned, m), meta.landmarks_crop, m, s, crop))
         if cfg.keep_mouth:
             mouth = mouth_mask(meta.landmarks_crop, m, s)
             mask = mask * (1 - np.asarray(cv2.GaussianBlur(mouth, (0, 0), sigmaX=m / 128), np.float32))
@@ -144,8 +132,8 @@ class Preparer:
         # that opens in dst only would drag the average), solidly inside the mask.
         skin = skin_mask(meta.landmarks_crop, r, s) * (resize_mask(mask, r) > 0.5).astype(np.float32)
         face = self.colors(meta.track_id, swapped, dst_small, skin)
-        if cfg.blend == "hist-match":
-            face = match_histograms(face, dst_small, skin)
+        if self.blend_adjust is not None:
+            face = self.blend_adjust(face, dst_small, skin)
         face = match_shading(face, dst_small, skin, cfg.shading)
         face = sharpen_and_degrade(face, cfg, meta.frame_index * 64 + meta.face_index)
         mask = refine(mask, cfg.erode, cfg.blur)

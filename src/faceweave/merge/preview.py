@@ -11,8 +11,8 @@ import numpy as np
 
 from faceweave.config import Config
 from faceweave.errors import UserError
+from faceweave.geometry import region_of
 from faceweave.media.decode import open_frames
-from faceweave.merge.paste import region_of
 from faceweave.merge.placement import MarkPlacer
 from faceweave.merge.prepare import Preparer
 from faceweave.merge.run import MergeInputs, merge_frame

@@ -21,10 +21,12 @@ from faceweave.config import Config, MergeConfig
 from faceweave.errors import UserError
 from faceweave.extract.run import SUMMARY_NAME
 from faceweave.formats.aligned import list_face_files, read_face_meta
+from faceweave.formats.checkpoint import latest_checkpoint, load_checkpoint
+from faceweave.geometry import region_of
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import VideoWriter
 from faceweave.media.probe import probe_video
-from faceweave.merge.paste import overlay, region_of, seamless, to_u8, warp_into
+from faceweave.merge.paste import to_u8, warp_into
 from faceweave.merge.placement import MarkPlacer, Place
 from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by_frame
 from faceweave.models import FaceSwapModel
@@ -32,7 +34,7 @@ from faceweave.provenance import synthetic_tags
 from faceweave.provenance.manifest import sign_to
 from faceweave.provenance.watermark import Field, embed, mark_field, new_payload
 from faceweave.records import ImageBGR
-from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
+from faceweave.registries import BLENDS
 from faceweave.workspace import Workspace
 
 Tick = Callable[[], None]
@@ -135,8 +137,7 @@ def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Fi
         alpha = warp_into(face.mask, face.mask_to_frame, region, cv2.BORDER_CONSTANT)
         alpha = np.clip(alpha, 0, 1)
         background = out[rows, cols].astype(np.float32) / 255
-        paste = seamless if blend == "seamless" else overlay
-        out[rows, cols] = to_u8(paste(background, pixels, alpha))
+        out[rows, cols] = to_u8(BLENDS.get(blend).paste(background, pixels, alpha))
         coverage[rows, cols] = np.maximum(coverage[rows, cols], alpha)
     for face in faces:
         embed(out, place(out, face.landmarks_frame, face.track_id), mark, index, coverage)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from faceweave.models.blocks import Decoder, encoder_for, inter_for
-from faceweave.models.registry import FaceSwapModel, ModelConfig, Side, register
+from faceweave.models.registry import FaceSwapModel, ModelConfig, Side
+from faceweave.registries import MODELS
 
 
 class DF(FaceSwapModel):
@@ -32,6 +33,6 @@ class DF(FaceSwapModel):
         return rgb, mask
 
 
-@register("df")
+@MODELS.register("df", "one decoder per side (DeepFaceLab's DF): the strongest likeness of src", rank=0)
 def build(config: ModelConfig) -> FaceSwapModel:
     return DF(config)

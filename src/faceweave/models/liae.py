@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from faceweave.models.blocks import Decoder, encoder_for, inter_for
-from faceweave.models.registry import FaceSwapModel, ModelConfig, Side, register
+from faceweave.models.registry import FaceSwapModel, ModelConfig, Side
+from faceweave.registries import MODELS
 
 
 class LIAE(FaceSwapModel):
@@ -37,6 +38,10 @@ class LIAE(FaceSwapModel):
         return rgb, mask
 
 
-@register("liae")
+@MODELS.register(
+    "liae",
+    "a shared decoder and two intermediate codes (DeepFaceLab's LIAE): carries dst's light and pose",
+    rank=1,
+)
 def build(config: ModelConfig) -> FaceSwapModel:
     return LIAE(config)

@@ -1,4 +1,4 @@
-"""The model contract and the registry of named architectures.
+"""The model contract; the architectures register in `MODELS` (faceweave.registries).
 
 A model reconstructs each side from the shared code (training) and renders dst faces with src's
 identity (swapping). Every decoder returns RGB in [0, 1] and a one-channel mask in [0, 1].
@@ -7,12 +7,15 @@ identity (swapping). Every decoder returns RGB in [0, 1] and a one-channel mask 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
+
+from faceweave.registries import MODELS
 
 Side = Literal["src", "dst"]
 
@@ -78,30 +81,15 @@ class FaceSwapModel(nn.Module):
         return self.reconstruct(src_faces, "src"), self.reconstruct(dst_faces, "dst")
 
 
-_REGISTRY: dict[str, Callable[[ModelConfig], FaceSwapModel]] = {}
-
-
-def register(
-    name: str,
-) -> Callable[[Callable[[ModelConfig], FaceSwapModel]], Callable[[ModelConfig], FaceSwapModel]]:
-    def add(factory: Callable[[ModelConfig], FaceSwapModel]) -> Callable[[ModelConfig], FaceSwapModel]:
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
 def registered_models() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return list(MODELS.names())
 
 
 def build_model(config: ModelConfig) -> FaceSwapModel:
-    _load_builtin()
-    if config.arch not in _REGISTRY:
-        raise ValueError(f"unknown model {config.arch!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[config.arch](config)
+    factory = MODELS.get(config.arch)
+    return cast(FaceSwapModel, factory(config))
 
 
-def _load_builtin() -> None:
-    from faceweave.models import df, liae  # noqa: F401 - registers the built-in architectures
+def to_tensor(images: npt.NDArray[np.uint8]) -> torch.Tensor:
+    """(N, H, W, 3) BGR uint8 -> (N, 3, H, W) RGB float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0

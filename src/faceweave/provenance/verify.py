@@ -72,9 +72,9 @@ class _Faces:
     """The landmarks of the faces in an image, the detector's surest first."""
 
     def __init__(self, max_faces: int = 1) -> None:
-        from faceweave.extract.detect import MediapipeFaceFinder
+        from faceweave.detectors import open_detector
 
-        self.finder = MediapipeFaceFinder(max_faces=max_faces)
+        self.finder = open_detector(max_faces=max_faces)
 
     def __enter__(self) -> _Faces:
         return self

@@ -40,8 +40,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.extract.transform import Affine, frame_to_face, invert
-from faceweave.merge.paste import region_around
+from faceweave.extract.transform import frame_to_face
+from faceweave.geometry import Affine, invert, region_around
 
 CANON = 128
 GRID = 16

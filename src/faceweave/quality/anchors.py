@@ -15,23 +15,23 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from faceweave.detectors import open_detector
 from faceweave.errors import UserError
-from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.extract.identity import FaceDescriber
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.probe import probe_video
+from faceweave.mesh import FACE_OVAL
 from faceweave.pseudovideo import Expression, FacePuppet
 from faceweave.quality.features import STABLE_POINTS, inter_ocular
 from faceweave.records import ImageBGR
-from faceweave.train.data import FACE_OVAL
 
 Points = npt.NDArray[np.float64]
 
 
 def first_face(video: Path) -> tuple[ImageBGR, Points]:
     """The first frame of `video` with a face, and that face's mesh."""
-    finder = MediapipeFaceFinder()
+    finder = open_detector()
     try:
         for frame in open_frames(video):
             faces = finder.find(frame.image_bgr_u8)
@@ -66,7 +66,7 @@ def write_pasted_still(src: Path, dst: Path, out: Path, crf: int = 18) -> Path:
     """Every dst frame with src's first face pasted still over each dst face (frames without a
     face pass through)."""
     image, landmarks = first_face(src)
-    finder = MediapipeFaceFinder()
+    finder = open_detector()
     settings = EncodeSettings(crf=crf, preset="veryfast", audio="none")
     try:
         with VideoWriter(out, fps=Fraction(probe_video(dst).fps), settings=settings) as writer:
@@ -90,7 +90,7 @@ CALIBRATION_EXPRESSIONS = (
 def identity_distances(portraits: list[ImageBGR]) -> tuple[list[float], list[float]]:
     """dlib distances between renders of one portrait under CALIBRATION_EXPRESSIONS (same person)
     and between renders of two portraits (different people)."""
-    finder, describer = MediapipeFaceFinder(), FaceDescriber()
+    finder, describer = open_detector(), FaceDescriber()
     people = []
     try:
         for image in portraits:

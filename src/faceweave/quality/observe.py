@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.extract.detect import FaceMesher, MediapipeFaceFinder, native_stderr_silenced
+from faceweave.detectors import open_detector
+from faceweave.extract.detect import FaceMesher, native_stderr_silenced
 from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.tracking import Tracker
 from faceweave.quality.features import STABLE_POINTS, Features, expression_points, features
@@ -85,7 +86,7 @@ class Observer:
     """Finds, tracks and measures faces frame by frame; holds the mediapipe graphs (close it)."""
 
     def __init__(self, identity_every: int, say_progress: Callable[[], None] = lambda: None) -> None:
-        self.finder = MediapipeFaceFinder()
+        self.finder = open_detector()
         self.tracker = Tracker()
         self.meshers: dict[tuple[str, int], FaceMesher] = {}
         self.describer = FaceDescriber()

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from faceweave.mesh import EYES, FACE_OVAL, MOUTH
 from faceweave.quality.features import BROWS, inter_ocular
 from faceweave.records import ImageBGR
-from faceweave.train.data import EYES, FACE_OVAL, MOUTH
 
 Mask = npt.NDArray[np.bool_]
 Points = npt.NDArray[np.float64]

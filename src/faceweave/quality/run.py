@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from faceweave.atomic import discard, write_text_atomic
 from faceweave.config import Config
+from faceweave.detectors import FaceDetector, open_detector
 from faceweave.errors import UserError, write_error
-from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.run import SUMMARY_NAME
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_aligned_face, read_face_meta
@@ -123,7 +123,7 @@ def _is_faceset(first: Path) -> bool:
 
 
 def src_descriptors(
-    paths: tuple[Path, ...], describer: FaceDescriber, finder: MediapipeFaceFinder
+    paths: tuple[Path, ...], describer: FaceDescriber, finder: FaceDetector
 ) -> npt.NDArray[np.float64]:
     """(n, 128) identity descriptors of src, from a faceset, pictures or a video."""
     if not paths:
@@ -230,7 +230,7 @@ def run_eval(
             f"the truth file {inputs.truth} gives {len(truth)} frames but dst has {dst_info.frame_count}"
         )
     every = config.eval.identity_every or max(1, dst_info.frame_count // IDENTITY_SAMPLES)
-    describer, finder = FaceDescriber(), MediapipeFaceFinder()
+    describer, finder = FaceDescriber(), open_detector()
     try:
         src = src_descriptors(inputs.src, describer, finder)
     finally:

@@ -19,56 +19,12 @@ import torch
 
 from faceweave.color import transfer
 from faceweave.errors import UserError
+from faceweave.facemasks import landmark_masks
 from faceweave.formats.aligned import list_face_files, read_aligned_face
+from faceweave.models import to_tensor
 from faceweave.quality.features import features
 from faceweave.records import ImageBGR
 from faceweave.train.expressions import express, random_amounts
-
-# Mesh rings: the face oval, both eyes and the outer lips.
-FACE_OVAL = (
-    10,
-    338,
-    297,
-    332,
-    284,
-    251,
-    389,
-    356,
-    454,
-    323,
-    361,
-    288,
-    397,
-    365,
-    379,
-    378,
-    400,
-    377,
-    152,
-    148,
-    176,
-    149,
-    150,
-    136,
-    172,
-    58,
-    132,
-    93,
-    234,
-    127,
-    162,
-    21,
-    54,
-    103,
-    67,
-    109,
-)
-EYES = (
-    (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
-    (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249),
-)
-MOUTH = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
-
 
 # Expression measures kept per face (quality/features.py), for balanced sampling and coverage.
 EXPRESSION_NAMES = ("mouth_open", "eye_open", "smile", "brow_raise")
@@ -88,21 +44,6 @@ class Faceset:
     face_type: str = "full"
     landmarks: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 478, 2), np.float32))
     expression: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
-
-
-def landmark_masks(
-    landmarks_crop: npt.NDArray[np.float64], size: int, scale: float
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """(face hull mask, eyes-and-mouth mask) at `size` px from landmarks in crop pixels * scale."""
-    points = np.round(landmarks_crop[:, :2] * scale).astype(np.int32)
-    hull = np.zeros((size, size), np.float32)
-    cv2.fillConvexPoly(hull, cv2.convexHull(points[list(FACE_OVAL)]), (1.0,))
-    features = np.zeros((size, size), np.float32)
-    for ring in (*EYES, MOUTH):
-        cv2.fillPoly(features, [points[list(ring)]], (1.0,))
-    grow = max(3, size // 32) | 1
-    grown = np.asarray(cv2.dilate(features, np.ones((grow, grow), np.uint8)), np.float32)
-    return hull, grown
 
 
 def load_faceset(folder: Path, resolution: int, limit: int | None = None) -> Faceset:
@@ -198,11 +139,6 @@ class Batch:
     targets: torch.Tensor
     masks: torch.Tensor
     weights: torch.Tensor
-
-
-def to_tensor(images: npt.NDArray[np.uint8]) -> torch.Tensor:
-    """(N, H, W, 3) BGR uint8 -> (N, 3, H, W) RGB float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0
 
 
 def recolor(face: ImageBGR, mask: npt.NDArray[np.float32], mode: str, reference: Faceset,

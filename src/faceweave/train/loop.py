@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from faceweave.train.checkpoint import TrainState
+from faceweave.formats.checkpoint import TrainState
 from faceweave.train.data import Batch
 from faceweave.train.loss import face_loss
 from faceweave.train.optim import dropped_step

@@ -15,16 +15,16 @@ from faceweave.atomic import write_text_atomic
 from faceweave.childproc import signals_held
 from faceweave.config import Config, TrainConfig
 from faceweave.errors import UserError
-from faceweave.models import FaceSwapModel, ModelConfig, build_model
-from faceweave.train.checkpoint import (
+from faceweave.formats.checkpoint import (
     TrainState,
     checkpoint_name,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from faceweave.models import FaceSwapModel, ModelConfig, build_model, to_tensor
 from faceweave.train.coverage import coverage_gaps
-from faceweave.train.data import Faceset, load_faceset, to_tensor
+from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
 from faceweave.train.optim import make_optimizer
