@@ -67,7 +67,7 @@ def run_seed(seed: int, sets: dict[Side, Faceset], batch_size: int, steps: int, 
              device: torch.device) -> None:  # fmt: skip
     """Both ways from the same weights on the same batches; another seed changes both, which shows
     how much results move for reasons that have nothing to do with precision."""
-    settings = StreamSettings(batch_size, seed=seed, warp=True, uniform_yaw=True, feature_weight=3.0)
+    settings = StreamSettings(batch_size, seed=seed, warp=True, uniform_yaw=True, eyes_mouth_weight=3.0)
     torch.manual_seed(seed)
     start_model = FaceswapOriginal()
     for name, bf16, fused in (("faceswap way: fp32, AdamW", False, False),

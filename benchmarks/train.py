@@ -152,7 +152,7 @@ def measure_loader(workspace: Path, resolution: int, batch: int, workers: int, b
     """Faces/s per side that DataLoader workers deliver from a real faceset (warp, flip, jitter)."""
     ws = Workspace(workspace)
     src, dst = load_faceset(ws.src_aligned, resolution), load_faceset(ws.dst_aligned, resolution)
-    settings = StreamSettings(batch, seed=0, warp=True, uniform_yaw=True, feature_weight=3.0)
+    settings = StreamSettings(batch, seed=0, warp=True, uniform_yaw=True, eyes_mouth_weight=3.0)
     loader = batch_loader(src, dst, settings, 0, workers, pin=torch.cuda.is_available())
     for _ in range(max(2, workers)):
         next(loader)  # workers started and their first batches made

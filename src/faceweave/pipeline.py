@@ -7,16 +7,16 @@ training resumes from the newest checkpoint and counts the time already spent; m
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from faceweave.config import Config
 from faceweave.errors import UserError
-from faceweave.extract.run import SUMMARY_NAME, run_extract
+from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import list_face_files
 from faceweave.formats.checkpoint import latest_checkpoint, load_checkpoint
+from faceweave.formats.summary import SummaryError, read_summary, summary_path
 from faceweave.media.probe import probe_video
 from faceweave.merge.preview import write_comparison
 from faceweave.merge.run import MergeReport, run_merge
@@ -40,15 +40,15 @@ class PipelineReport:
 
 def extraction_done(ws: Workspace, side: str, source: Path) -> bool:
     """True when data_<side> holds a finished extraction of this very input."""
-    summary = (ws.src_aligned if side == "src" else ws.dst_aligned).parent / SUMMARY_NAME
-    if not summary.is_file():
+    path = summary_path(ws.src_aligned if side == "src" else ws.dst_aligned)
+    if not path.is_file():
         return False
     try:
-        document = json.loads(summary.read_text(encoding="utf-8"))
-        same = Path(document["source"]).resolve() == source.resolve()
-        return bool(same and int(document["frames"]) == probe_video(source).frame_count)
-    except (ValueError, KeyError, TypeError, OSError):
-        return False
+        summary = read_summary(path)
+        same = Path(summary.source).resolve() == source.resolve()
+        return bool(same and summary.frames == probe_video(source).frame_count)
+    except (SummaryError, OSError):
+        return False  # extracted again, from scratch
 
 
 def training_left(ws: Workspace, config: Config) -> Config | None:

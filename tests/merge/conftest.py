@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,8 @@ import torch
 
 from faceweave.assets import load_sample_face
 from faceweave.config import Config, load_config
-from faceweave.extract.run import SUMMARY_NAME, run_extract
+from faceweave.extract.run import run_extract
+from faceweave.formats.summary import read_summary, summary_path, write_summary
 from faceweave.media.synth import ClipSpec
 from faceweave.models import FaceSwapModel, ModelConfig
 from faceweave.pseudovideo import FacePuppet, write_puppet_clip
@@ -51,7 +52,6 @@ def copy_workspace(ws: Workspace, target: Path) -> Workspace:
     """A copy whose extract.json names the copy's own dst video."""
     shutil.copytree(ws.root, target)
     copy = Workspace(target)
-    summary = copy.dst_aligned.parent / SUMMARY_NAME
-    document = json.loads(summary.read_text())
-    summary.write_text(json.dumps({**document, "source": str(copy.dst_video)}))
+    path = summary_path(copy.dst_aligned)
+    write_summary(path, replace(read_summary(path), source=str(copy.dst_video)))
     return copy

@@ -208,7 +208,7 @@ def test_color_transfer_moves_src_samples_toward_dst_colours(facesets: Workspace
     src, dst = load_faceset(facesets.src_aligned, 64), load_faceset(facesets.dst_aligned, 64)
     tinted = Faceset(np.clip(src.faces.astype(np.int16) + np.array([60, 0, -60]), 0, 255).astype(np.uint8),
                      src.masks, src.features, src.yaw)  # fmt: skip
-    settings = StreamSettings(8, seed=0, warp=False, uniform_yaw=False, feature_weight=1.0)
+    settings = StreamSettings(8, seed=0, warp=False, uniform_yaw=False, eyes_mouth_weight=1.0)
 
     def gap(batch: Batch) -> float:
         inside = batch.masks.expand_as(batch.targets) > 0.5

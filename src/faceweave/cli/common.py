@@ -22,7 +22,7 @@ class DeclaredChoice(click.Choice[str]):
         self._declared = choices
         super().__init__(())
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         from faceweave.plugins import choice_names
 

@@ -39,3 +39,5 @@ def info_command(folder: Path) -> None:
             f"  frames read: {info.frames_read}; without a face: {len(missing)}"
             + (f" ({listed})" if missing else "")
         )
+    if info.summary_problem:
+        click.echo(f"  extraction summary: {shown(info.summary_problem, REASON_MAX_CHARS)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.atomic import discard, write_text_atomic
+from faceweave.atomic import discard
 from faceweave.config import Config, ExtractConfig
 from faceweave.detectors import open_detector
 from faceweave.errors import MediaError, UserError, write_error
@@ -24,6 +23,7 @@ from faceweave.extract.tracking import Identify, OneEuro, Tracker
 from faceweave.extract.transform import frame_to_face
 from faceweave.extract.workers import DetectionPool, DetectSettings, FaceWrite, FrameFaces
 from faceweave.formats.aligned import FaceMeta, list_face_files
+from faceweave.formats.summary import ExtractSummary, summary_path, write_summary
 from faceweave.geometry import apply, invert
 from faceweave.media import open_frames
 from faceweave.media.decode import ImageFolderFrames, VideoFrames
@@ -31,7 +31,6 @@ from faceweave.records import Frame, ImageBGR, as_image
 from faceweave.workspace import Workspace
 
 SIDES = ("src", "dst")
-SUMMARY_NAME = "extract.json"
 
 
 @dataclass
@@ -213,7 +212,7 @@ def run_extract(
         discard(building)  # the previous faceset, if any, stays as it was
         raise
     report.out_dir = out_dir
-    write_summary(report, cfg)
+    write_summary(summary_path(out_dir), summary_of(report, cfg))
     return report
 
 
@@ -291,12 +290,8 @@ def _debug(frame: Frame, metas: list[FaceMeta]) -> ImageBGR:
     return draw_debug(frame.image_bgr_u8, metas)
 
 
-def write_summary(report: ExtractReport, cfg: ExtractConfig) -> None:
-    """data_<side>/extract.json: what was read and what had no face (faceset info shows it)."""
-    summary = {
-        "source": str(report.source), "frames": report.frames, "faces": report.faces,
-        "frames_without_faces": report.frames_without_faces,
-        "dropped_by_identity": report.dropped_by_identity, "tracks": report.tracks,
-        "skipped_frames": report.skipped_frames, "extract": asdict(cfg),
-    }  # fmt: skip
-    write_text_atomic(report.out_dir.parent / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")
+def summary_of(report: ExtractReport, cfg: ExtractConfig) -> ExtractSummary:
+    return ExtractSummary(
+        str(report.source), report.frames, report.faces, tuple(report.frames_without_faces),
+        report.dropped_by_identity, report.tracks, report.skipped_frames, asdict(cfg),
+    )  # fmt: skip

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceweave.errors import UserError
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
+from faceweave.formats.summary import SummaryError, read_summary, summary_path
 
 REASON_MAX_CHARS = 200
 SHOWN_MAX_CHARS = 80
@@ -46,6 +46,7 @@ class FacesetInfo:
     roll: tuple[float, float] = (0.0, 0.0)
     frames_read: int | None = None
     frames_without_faces: list[int] = field(default_factory=list)
+    summary_problem: str = ""  # why extract.json beside the faceset could not be read
 
 
 def _span(values: list[float]) -> tuple[float, float]:
@@ -75,12 +76,11 @@ def faceset_info(folder: Path) -> FacesetInfo:
         pitches.append(meta.pose.pitch)
         rolls.append(meta.pose.roll)
     info.yaw, info.pitch, info.roll = _span(yaws), _span(pitches), _span(rolls)
-    summary = folder.parent / "extract.json"
-    if summary.is_file():
+    path = summary_path(folder)
+    if path.is_file():
         try:
-            data = json.loads(summary.read_text(encoding="utf-8"))
-            info.frames_read = int(data["frames"])
-            info.frames_without_faces = [int(i) for i in data["frames_without_faces"]]
-        except (ValueError, KeyError, TypeError):
-            pass  # the summary is a convenience; the faces themselves are the record
+            summary = read_summary(path)
+            info.frames_read, info.frames_without_faces = summary.frames, list(summary.frames_without_faces)
+        except SummaryError as exc:
+            info.summary_problem = str(exc)  # the faces themselves are the record; say what is wrong
     return info

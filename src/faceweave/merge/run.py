@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,9 +18,9 @@ import torch
 from faceweave.atomic import discard, temp_path_for, write_bytes_atomic
 from faceweave.config import Config, MergeConfig
 from faceweave.errors import UserError
-from faceweave.extract.run import SUMMARY_NAME
 from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.formats.checkpoint import latest_checkpoint, load_checkpoint
+from faceweave.formats.summary import read_summary, summary_path
 from faceweave.geometry import region_of
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import VideoWriter
@@ -68,11 +67,8 @@ def parse_tracks(text: str) -> set[int] | None:
 
 def dst_source(ws: Workspace) -> tuple[Path, int]:
     """The dst video (or image folder) the faceset came from, and how many frames it had."""
-    summary = ws.dst_aligned.parent / SUMMARY_NAME
-    if not summary.is_file():
-        raise UserError(f"{summary} is missing: run `faceweave extract dst` first")
-    document = json.loads(summary.read_text(encoding="utf-8"))
-    return Path(document["source"]), int(document["frames"])
+    summary = read_summary(summary_path(ws.dst_aligned))
+    return Path(summary.source), summary.frames
 
 
 def dst_faces(ws: Workspace, tracks: set[int] | None) -> list[DstFace]:

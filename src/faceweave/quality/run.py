@@ -26,8 +26,8 @@ from faceweave.config import Config
 from faceweave.detectors import FaceDetector, open_detector
 from faceweave.errors import UserError, write_error
 from faceweave.extract.identity import FaceDescriber
-from faceweave.extract.run import SUMMARY_NAME
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_aligned_face, read_face_meta
+from faceweave.formats.summary import SummaryError, read_summary, summary_path
 from faceweave.media.decode import IMAGE_SUFFIXES, list_images, open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.probe import probe_video
@@ -348,12 +348,12 @@ def workspace_inputs(
     video its faceset names, when that exists), the src faceset (else data_src.mp4), and eval/."""
     if dst is None:
         dst = ws.dst_video
-        summary = ws.dst_aligned.parent / SUMMARY_NAME
+        summary = summary_path(ws.dst_aligned)
         if not dst.is_file() and summary.is_file():
             # extract -w names its input as given on its own command line (maybe relative to
             # another folder); data_dst.mp4, the convention, wins, and a missing one is said later.
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                named = Path(json.loads(summary.read_text(encoding="utf-8"))["source"])
+            with contextlib.suppress(SummaryError):
+                named = Path(read_summary(summary).source)
                 dst = named if named.is_file() else dst
     if not src:
         src = (

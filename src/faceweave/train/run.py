@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -28,7 +29,7 @@ from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
 from faceweave.train.optim import make_optimizer
-from faceweave.train.stream import StreamSettings, batch_loader
+from faceweave.train.stream import batch_loader, stream_settings
 from faceweave.workspace import Workspace
 
 MAX_NAN_RECOVERIES = 3
@@ -52,11 +53,9 @@ class TrainReport:
 
 
 def model_config(cfg: TrainConfig) -> ModelConfig:
+    """The [train] options that define the architecture, taken by name."""
     try:
-        return ModelConfig(
-            cfg.arch, cfg.resolution, cfg.encoder_dims, cfg.bottleneck_dims, cfg.decoder_dims, cfg.mask_dims,
-            cfg.pixel_norm, cfg.double_res,
-        )  # fmt: skip
+        return ModelConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(ModelConfig)})
     except ValueError as exc:
         raise UserError(f"[train]: {exc}") from exc
 
@@ -230,10 +229,32 @@ def run_train(
             torch.distributed.destroy_process_group()
 
 
+@dataclass
+class Session:
+    """An opened training run: the facesets, the model and everything that steps it."""
+
+    cfg: TrainConfig
+    ws: Workspace
+    dist: Distributed
+    device: torch.device
+    src: Faceset
+    dst: Faceset
+    observer: Observer
+    trained: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
+    bf16: bool
+    resumed: bool
+    start_iteration: int
+
+
 def _train(
     cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say
 ) -> TrainReport:
-    device = pick_device(cfg, dist)
+    session = _open(cfg, ws, dist, resume_from, say)
+    seconds = _fit(session, say)
+    return _report(session, seconds)
+
+
+def _facesets(cfg: TrainConfig, ws: Workspace, dist: Distributed, say: Say) -> tuple[Faceset, Faceset]:
     src = load_faceset(ws.src_aligned, cfg.resolution)
     dst = load_faceset(ws.dst_aligned, cfg.resolution)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
@@ -249,6 +270,13 @@ def _train(
             f"src faces are {src.face_type} crops and dst faces are {dst.face_type}; "
             "re-extract one side with the other's --face-type"
         )
+    return src, dst
+
+
+def _open(cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say) -> Session:
+    """Facesets in memory, the model fresh or resumed on its device, and a first checkpoint."""
+    device = pick_device(cfg, dist)
+    src, dst = _facesets(cfg, ws, dist, say)
     model, optimizer, state, resumed = _open_model(ws, cfg, resume_from, say)
     if state.face_type and state.face_type != src.face_type:
         raise UserError(
@@ -264,7 +292,6 @@ def _train(
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if dist.main:
         write_text_atomic(ws.model / "train_config.json", json.dumps(cfg.__dict__, indent=1) + "\n")
-    bf16 = use_bf16(cfg, device)
     previews = (_fixed_faces(src).to(device), _fixed_faces(dst).to(device))
     observer = Observer(ws, cfg, model, optimizer, state, previews, say, dist.main)
     if not resumed:
@@ -274,64 +301,68 @@ def _train(
         trained = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    stream = StreamSettings(
-        cfg.batch_size,
-        cfg.seed,
-        cfg.warp,
-        cfg.uniform_yaw,
-        cfg.eyes_mouth_weight,
-        dist.rank,
-        cfg.color_transfer,
-        cfg.uniform_expression,
-        cfg.expression_aug,
-    )
-    start, start_iteration = time.monotonic(), state.iteration
+    bf16 = use_bf16(cfg, device)
+    return Session(cfg, ws, dist, device, src, dst, observer, trained, bf16, resumed, state.iteration)
+
+
+def _fit(session: Session, say: Say) -> float:
+    """Step until the target, restoring after a collapse and saving on Ctrl-C; the seconds spent."""
+    cfg, observer, state, device = session.cfg, session.observer, session.observer.state, session.device
+    start = time.monotonic()
     settings = LoopSettings(
-        device,
-        bf16,
-        cfg.grad_clip,
-        cfg.iterations,
-        start + cfg.time_limit_min * 60 if cfg.time_limit_min else 0.0,
-        dist.world > 1,
-        cfg.lr_dropout,
-        cfg.seed,
+        device=device,
+        bf16=session.bf16,
+        grad_clip=cfg.grad_clip,
+        stop_iteration=cfg.iterations,
+        deadline=start + cfg.time_limit_min * 60 if cfg.time_limit_min else 0.0,
+        distributed=session.dist.world > 1,
+        lr_dropout=cfg.lr_dropout,
+        seed=cfg.seed,
     )
+    stream = stream_settings(cfg, session.dist.rank)
     say(
-        f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if bf16 else ''}, "
+        f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if session.bf16 else ''}, "
         f"batch {cfg.batch_size} per side"
     )
     try:
         while True:
             batches = batch_loader(
-                src, dst, stream, state.iteration, cfg.loader_workers, device.type == "cuda"
+                session.src, session.dst, stream, state.iteration, cfg.loader_workers, device.type == "cuda"
             )
             try:
-                run_loop(trained, optimizer, batches, state, settings, observer)
+                run_loop(session.trained, observer.optimizer, batches, state, settings, observer)
                 break
             except NonFiniteLoss as exc:
-                _recover(ws, observer, exc, say)
+                _recover(session.ws, observer, exc, say)
     except KeyboardInterrupt:
         with signals_held():  # a second SIGTERM (systemd, Slurm) must not cut this save short
             observer.save()
         say(f"interrupted: saved iteration {state.iteration}")
         raise
-    state.elapsed_s += time.monotonic() - start
+    seconds = time.monotonic() - start
+    state.elapsed_s += seconds
+    return seconds
+
+
+def _report(session: Session, seconds: float) -> TrainReport:
+    """The final checkpoint, preview and loss plot, and the run's figures."""
+    observer, cfg, dist = session.observer, session.cfg, session.dist
     checkpoint = observer.save()
     preview = observer.preview()
     if dist.main:  # one writer: the plot's temporary file name is shared
-        write_loss_plot(ws.model / LOG_NAME, ws.model / "loss.png")
-    steps = state.iteration - start_iteration
+        write_loss_plot(session.ws.model / LOG_NAME, session.ws.model / "loss.png")
+    steps = observer.state.iteration - session.start_iteration
     rate = 2 * cfg.batch_size * dist.world * steps / max(observer.busy_s, 1e-9)
     return TrainReport(
-        ws.model,
-        checkpoint,
-        state.iteration,
-        steps,
-        time.monotonic() - start,
-        rate,
-        observer.last.loss_src,
-        observer.last.loss_dst,
-        resumed,
-        preview,
-        dist.main,
+        model_dir=session.ws.model,
+        checkpoint=checkpoint,
+        iteration=observer.state.iteration,
+        steps_this_run=steps,
+        seconds=seconds,
+        samples_per_s=rate,
+        last_loss_src=observer.last.loss_src,
+        last_loss_dst=observer.last.loss_dst,
+        resumed=session.resumed,
+        preview=preview,
+        main=dist.main,
     )

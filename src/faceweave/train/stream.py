@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from itertools import count
 
@@ -16,6 +16,7 @@ import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from faceweave.childproc import shield_worker, signals_held
+from faceweave.config import TrainConfig
 from faceweave.train.data import Batch, Faceset, balanced_indices, make_batch, sampling_columns
 
 
@@ -25,11 +26,17 @@ class StreamSettings:
     seed: int
     warp: bool
     uniform_yaw: bool
-    feature_weight: float
+    eyes_mouth_weight: float
     rank: int = 0  # each distributed process draws its own batches
     color_transfer: str = "none"  # recolour src samples toward dst
     uniform_expression: bool = False
-    expression_share: float = 0.0  # src samples given a random expression
+    expression_aug: float = 0.0  # share of src samples given a random expression
+
+
+def stream_settings(cfg: TrainConfig, rank: int = 0) -> StreamSettings:
+    """The [train] options the batches depend on, taken by name."""
+    shared = {f.name: getattr(cfg, f.name) for f in fields(StreamSettings) if hasattr(cfg, f.name)}
+    return StreamSettings(**shared, rank=rank)
 
 
 def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -> tuple[Batch, Batch]:
@@ -46,8 +53,10 @@ def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -
         recolor = (
             (settings.color_transfer, dst) if faceset is src and settings.color_transfer != "none" else None
         )
-        share = settings.expression_share if faceset is src else 0.0
-        pair.append(make_batch(faceset, indices, rng, settings.warp, settings.feature_weight, recolor, share))
+        share = settings.expression_aug if faceset is src else 0.0
+        pair.append(
+            make_batch(faceset, indices, rng, settings.warp, settings.eyes_mouth_weight, recolor, share)
+        )
     return pair[0], pair[1]
 
 
