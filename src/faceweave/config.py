@@ -448,3 +448,18 @@ def render_toml(config: Config, preset: str | None = None) -> str:
                 lines += [f"#   {name}: {text}" for name, text in f.metadata["choices"].help().items()]
             lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
     return "\n".join(lines) + "\n"
+
+
+def options_markdown() -> str:
+    """Every option as a README table, one per section, from the same declarations."""
+    out: list[str] = []
+    for name, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        out += [f"**`[{name}]`** {(cls.__doc__ or '').strip()}", "", "| option | default | allowed | what |",
+                "| --- | --- | --- | --- |"]  # fmt: skip
+        for f in dataclasses.fields(cls):
+            allowed = _allowed(f.metadata, hints[f.name]).replace("|", "\\|")
+            what = f.metadata["help"].replace("|", "\\|")
+            out.append(f"| `{f.name}` | `{_toml_value(f.default)}` | {allowed} | {what} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

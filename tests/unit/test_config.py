@@ -138,3 +138,30 @@ def test_a_range_error_names_where_the_value_came_from(tmp_path: Path) -> None:
         load_config(path, overrides={"video": {"crf": 99}})
     with pytest.raises(ConfigError, match=r"^command line: merge.blur = nan is not a finite number"):
         load_config(path, "quick", overrides={"merge": {"blur": float("nan")}})
+
+
+def test_the_readme_option_tables_match_the_declarations() -> None:
+    from faceweave.docs import with_options
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert with_options(text) == text, "run `python -m faceweave.docs README.md`"
+
+
+def test_a_config_file_written_before_the_detector_option_still_loads(tmp_path: Path) -> None:
+    text = render_toml(Config())
+    older = "\n".join(line for line in text.splitlines() if not line.startswith("detector ="))
+    assert load_config(write(tmp_path, older)).extract.detector == "mediapipe"
+
+
+def test_plugin_options_list_each_choice_and_refuse_unknown_names(tmp_path: Path) -> None:
+    text = render_toml(Config())
+    assert "#   seamless: Poisson blending" in text and "#   liae: a shared decoder" in text
+    with pytest.raises(
+        ConfigError, match=r"merge.mask = 'hull' is not allowed; allowed: one of dst, learned"
+    ):
+        load_config(overrides={"merge": {"mask": "hull"}})
+    with pytest.raises(
+        ConfigError, match=r"train.color_transfer = 'idt' is not allowed; allowed: one of none, rct"
+    ):
+        load_config(overrides={"train": {"color_transfer": "idt"}})  # idt is for merging only
