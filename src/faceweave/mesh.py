@@ -11,6 +11,8 @@ INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 # Outer lip contours, corner (61) to corner (291), without the corners' duplicates.
 OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
 MOUTH_CORNERS = (61, 291)
+# Inner lip ring: the mouth opening, where teeth and tongue show.
+MOUTH_INNER = (*INNER_UPPER, *reversed(INNER_LOWER[1:-1]))
 CHIN_POINT = 152
 # The face's widest points, level with the eyes (where the jaw's hinge is, seen from the front).
 CHEEK_SIDES = (234, 454)

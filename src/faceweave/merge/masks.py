@@ -11,11 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.facemasks import landmark_masks
-from faceweave.mesh import BROWS, FACE_OVAL
+from faceweave.mesh import BROWS, FACE_OVAL, MOUTH_INNER
 
 Mask = npt.NDArray[np.float32]
-# Inner lip ring: the mouth opening, where teeth and tongue show.
-MOUTH_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
 
 
 def _polygon(points: npt.NDArray[np.float64], ring: tuple[int, ...], size: int, hull: bool) -> Mask:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceweave.extract.pose import RIGID_DOWN, face_axes, head_pose
+from faceweave.mesh import MOUTH_CORNERS
 
 Points = npt.NDArray[np.float64]
 
@@ -24,7 +25,6 @@ RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS = (33, 133), (362, 263)  # outer/inner, inne
 RIGHT_LIDS = ((160, 144), (159, 145), (158, 153))
 LEFT_LIDS = ((385, 380), (386, 374), (387, 373))
 INNER_LIPS = ((82, 87), (13, 14), (312, 317))
-MOUTH_CORNERS = (61, 291)
 BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 RIGHT_IRIS, LEFT_IRIS = 468, 473
 # Points whose motion says where the head is, not what the face does (the alignment's points).
