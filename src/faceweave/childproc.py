@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing.process
 import os
 import signal
 import sys
@@ -32,13 +33,23 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def shield_worker(parent_pid: int, ignore_term: bool = True) -> None:
-    """Run first in every worker: ignore stop signals and die with the parent `parent_pid`.
+def stop_workers(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    """End workers that ignore SIGTERM (so `terminate()` and multiprocessing's own exit handler
+    would wait on them forever): SIGKILL, then reap, so none is left to join at exit."""
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(timeout=10)
 
-    `ignore_term=False` leaves SIGTERM deadly, for pools whose own `terminate()` sends it.
-    """
+
+def shield_worker(parent_pid: int) -> None:
+    """Run first in every worker: ignore stop signals and die with the parent `parent_pid`. The
+    parent stops its workers itself (`stop_workers`), with SIGKILL when they will not finish."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_term else signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)

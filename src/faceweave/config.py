@@ -181,7 +181,12 @@ class TrainConfig:
 class MergeConfig:
     """How `faceweave merge` puts the swapped face back into every dst frame."""
 
-    mask: str = opt("learned*dst", "where the swapped face replaces dst's", choices=Choices(MASKS))
+    mask: str = opt(
+        "learned*dst*occlusion",
+        "where the swapped face replaces dst's: a mask source, or several multiplied (DeepFaceLab's "
+        "learned*XSeg-dst); occlusion keeps what covers dst's face in front of the swap",
+        choices=Choices(MASKS, combine=True),
+    )
     erode: float = opt(0.0, "shrink (+) or grow (-) the mask, in % of the face size", lo=-20.0, hi=20.0)
     blur: float = opt(6.0, "feather the mask edge, in % of the face size", lo=0.0, hi=30.0)
     keep_mouth: bool = opt(False, "keep dst's mouth interior (teeth, tongue) instead of the model's")
@@ -255,6 +260,8 @@ def declaration(key: str) -> tuple[type, Mapping[str, Any]]:
 
 
 def _allowed(meta: Mapping[str, Any], kind: type) -> str:
+    if isinstance(meta["choices"], Choices) and meta["choices"].combine:
+        return "one of " + ", ".join(choice_names(meta["choices"])) + ", or a product of them joined by *"
     if meta["choices"]:
         return "one of " + ", ".join(choice_names(meta["choices"]))
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
@@ -271,6 +278,8 @@ def _is_choice(value: Any, meta: Mapping[str, Any]) -> bool:
     choices = meta["choices"]
     if isinstance(choices, Choices) and value == meta["default"]:
         return True  # a built-in: known without importing every plugin of its kind
+    if isinstance(choices, Choices):
+        return choices.allows(value)
     return value in choice_names(choices)
 
 

@@ -115,9 +115,17 @@ class Choices:
     """The allowed values of an option, read from a registry when first needed (lazily, so that
     declaring the option imports nothing)."""
 
-    def __init__(self, registry: Registry[T], where: Callable[[Plugin[T]], bool] | None = None) -> None:
+    def __init__(
+        self, registry: Registry[T], where: Callable[[Plugin[T]], bool] | None = None, combine: bool = False
+    ) -> None:
         self.registry: Registry[object] = registry  # type: ignore[assignment]
         self.where: Callable[[Plugin[object]], bool] | None = where  # type: ignore[assignment]
+        self.combine = combine  # a value may be a product of names, "a*b*c"
+
+    def allows(self, value: str) -> bool:
+        names = self.names()
+        parts = value.split("*") if self.combine else [value]
+        return all(part in names for part in parts)
 
     def names(self) -> tuple[str, ...]:
         return self.registry.names(self.where)

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from faceweave.color import ColorTransfer
     from faceweave.detectors import DetectorFactory
     from faceweave.merge.blends import BlendMode
-    from faceweave.merge.mask_sources import MaskSource
+    from faceweave.merge.mask_sources import MaskPlugin
 
 MODELS: Registry[Callable[[Any], Any]] = Registry("model", "faceweave.models")
 DETECTORS: Registry[DetectorFactory] = Registry("face detector", "faceweave.detectors")
-MASKS: Registry[MaskSource] = Registry("mask source", "faceweave.merge.mask_sources")
+MASKS: Registry[MaskPlugin] = Registry("mask source", "faceweave.merge.mask_sources")
 COLORS: Registry[ColorTransfer] = Registry("colour transfer", "faceweave.color")
 BLENDS: Registry[BlendMode] = Registry("blend mode", "faceweave.merge.blends")

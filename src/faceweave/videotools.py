@@ -33,8 +33,10 @@ class FrameSelection:
             raise UserError(f"--every-nth must be 1 or more, got {self.every_nth}")
         if self.fps is not None and self.fps <= 0:
             raise UserError(f"--fps must be above 0, got {self.fps}")
-        if self.start_s < 0 or (self.end_s is not None and self.end_s <= self.start_s):
-            raise UserError(f"--start {self.start_s} and --end {self.end_s} give an empty window")
+        if self.start_s < 0:
+            raise UserError(f"--start must be 0 or more seconds, got {self.start_s}")
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise UserError(f"--end {self.end_s} is not after --start {self.start_s}: no frame would be kept")
 
 
 class FrameSelector:

@@ -18,7 +18,7 @@ from faceweave.color import transfer
 from faceweave.detectors import open_detector
 from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import FaceMeta, list_face_files, read_aligned_face
-from faceweave.merge.mask_sources import MaskInputs
+from faceweave.merge.mask_sources import MaskInputs, open_sources
 from faceweave.records import ImageBGR
 from faceweave.registries import BLENDS, COLORS, DETECTORS, MASKS
 from faceweave.workspace import Workspace
@@ -59,7 +59,8 @@ def test_blend_modes_leave_the_frame_outside_the_mask(name: str) -> None:
 def test_mask_sources_give_a_mask_of_the_asked_size(name: str) -> None:
     image, meta = face_file()
     learned = np.full((96, 96), 0.8, np.float32)
-    mask = MASKS.get(name)(MaskInputs(learned, meta.landmarks_crop, 96, meta.size_px, image))
+    source = open_sources(name)[0]
+    mask = source(MaskInputs(learned, meta.landmarks_crop, 96, meta.size_px, image))
     assert mask.shape == (96, 96) and mask.dtype == np.float32
     assert np.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1 and mask.max() > 0
 

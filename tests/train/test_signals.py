@@ -90,3 +90,51 @@ def test_a_loader_worker_exits_when_its_parent_is_killed(facesets: Workspace, tm
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_finished_run_with_loader_workers_exits_at_once(facesets: Workspace, tmp_path: Path) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    settings = [f"--set=train.{key}={value}" for key, value in {**TINY, "loader_workers": 2}.items()]
+    start = time.monotonic()
+    command = [sys.executable, "-m", "faceweave", "train", "-w", str(ws.root), "--iterations", "3", *settings]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start < 90
+    assert load_checkpoint(ws.model).state.iteration == 3
+
+
+def test_a_second_sigterm_does_not_cut_the_save_short(facesets: Workspace, tmp_path: Path) -> None:
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run = _start_training(ws)
+    _wait_for_steps(ws, run, 30)
+    os.killpg(run.pid, signal.SIGTERM)
+    time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGTERM)  # as systemd and Slurm repeat theirs
+    _, err = run.communicate(timeout=120)
+    assert run.returncode in (130, 143), err.decode()
+    assert "interrupted: saved iteration" in err.decode()
+    assert load_checkpoint(ws.model).state.iteration == _logged_iterations(ws) >= 30
+
+
+def test_sigterm_to_the_group_stops_a_parallel_extraction(tmp_path: Path) -> None:
+    from faceweave.assets import load_sample_face
+    from faceweave.media.synth import ClipSpec
+    from faceweave.pseudovideo import FacePuppet, write_puppet_clip
+
+    clip = tmp_path / "long.mp4"
+    spec = ClipSpec(seconds=8, fps=25, width=320, height=240, seed=0, audio=False)
+    write_puppet_clip(clip, FacePuppet.from_image(load_sample_face(0)), spec, 0)
+    ws = tmp_path / "ws"
+    command = [sys.executable, "-m", "faceweave", "extract", "dst", "-w", str(ws), "--input", str(clip),
+               "--workers", "2", "--size", "64"]  # fmt: skip
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not any(len(list(p.iterdir())) >= 5 for p in (ws / "data_dst").glob(".aligned.partial-*")):
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1].decode()
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGTERM)
+    _, err = run.communicate(timeout=60)  # a hang fails here
+    assert run.returncode in (130, 143), err.decode()
+    assert "Traceback" not in err.decode()
+    assert not list((ws / "data_dst").glob(".aligned.partial-*"))  # nothing half-built is left
+    assert not (ws / "data_dst" / "aligned").exists() or not any((ws / "data_dst" / "aligned").iterdir())

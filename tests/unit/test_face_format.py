@@ -41,7 +41,7 @@ def sample_meta() -> FaceMeta:
     return FaceMeta(
         source="data_dst.mp4", frame_index=12, pts_s=0.48, frame_width=640, frame_height=360,
         face_index=1, track_id=3, bbox_xyxy=(10.0, 20.0, 110.0, 140.0), score=0.91,
-        landmarks_frame_raw=marks, landmarks_frame=marks + 0.5, landmarks_crop=marks[:, :2] / 2,
+        landmarks_frame_raw=marks, landmarks_frame=marks + 0.5, landmarks_crop=marks[:, :2] * 64 / 500,
         face_to_frame=np.array([[1.5, 0.1, 20.0], [-0.1, 1.5, 30.0]]), face_type="full", size_px=64,
         pose=Pose(-10.5, 3.25, 1.0), smoothing="one-euro", found_rotation_deg=90, identity_distance=0.31,
     )  # fmt: skip
@@ -363,10 +363,42 @@ def test_faceset_info_says_what_is_wrong_with_each_file(tmp_path: Path) -> None:
     assert str(tmp_path) not in reasons["000014_0.png"]  # the file is named once, by its name
     result = CliRunner().invoke(cli, ["faceset", "info", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "4 file(s) without valid metadata" in result.output
+    assert "4 damaged file(s)" in result.output
     for name, field in (("000014_0.png", "size_px"), ("000015_0.png", "source"),
                         ("000016_0.png", "pose.yaw"), ("000017_0.png", "damaged")):  # fmt: skip
         line = next(line for line in result.output.splitlines() if name in line)
         assert field in line and len(line) < 300
     assert long_source not in result.output and "SSS..." in result.output
     assert len(result.output) < 4000
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(frame_width=1, frame_height=1), "'landmarks_frame' lies far outside its 1x1"),
+        (lambda d: d.update(landmarks_crop=[[1e6, 0]] * 478), "'landmarks_crop' lies far outside its 64 px"),
+        (lambda d: d.update(source="../../../../etc/shadow.mp4"), "'source' must be a file name, not a path"),
+    ],
+)
+def test_fields_that_disagree_with_each_other_are_refused(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    refused(face_with_text(tmp_path, edited_text(change)), message)
+
+
+def test_faceset_info_checks_image_headers_and_with_decode_the_pixels(tmp_path: Path) -> None:
+    text = meta_to_json(sample_meta())
+    small = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))[1].tobytes()
+    (tmp_path / "000001_0.png").write_bytes(png_with_text(small, text))  # 32 px pixels, size_px 64
+    good = cv2.imencode(".png", np.full((64, 64, 3), 128, np.uint8))[1].tobytes()
+    data = bytearray(png_with_text(good, text))
+    start = data.index(b"IDAT") + 8
+    data[start : start + 20] = bytes(20)  # the pixel data damaged, the header intact
+    (tmp_path / "000002_0.png").write_bytes(bytes(data))
+    quick = faceset_info(tmp_path)
+    assert [bad.name for bad in quick.unreadable] == ["000001_0.png"]
+    assert "'size_px' is 64 but the image is 32x32" in quick.unreadable[0].reason
+    deep = faceset_info(tmp_path, decode=True)
+    assert [bad.name for bad in deep.unreadable] == ["000001_0.png", "000002_0.png"]
+    result = CliRunner().invoke(cli, ["faceset", "info", "--decode", str(tmp_path)])
+    assert result.exit_code == 0 and "2 damaged file(s)" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,25 @@ class DeclaredChoice(click.Choice[str]):
         pass  # click's __init__ assigns; the declaration is the source
 
 
+class Number(click.ParamType[float]):
+    """A finite number in [lo, hi] (NaN and infinity refused), for flags that are not config options."""
+
+    name = "number"
+
+    def __init__(self, lo: float, hi: float, integer: bool = False) -> None:
+        self.lo, self.hi, self.integer = lo, hi, integer
+        self.name = "integer" if integer else "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = int(value) if self.integer else float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{value!r} is not {'a whole number' if self.integer else 'a number'}", param, ctx)
+        if not math.isfinite(number) or not self.lo <= number <= self.hi:
+            self.fail(f"{value!r} is not a finite number from {self.lo:g} to {self.hi:g}", param, ctx)
+        return number
+
+
 def config_flag(key: str, *names: str) -> Callable[[F], F]:
     """A command-line flag that sets the faceweave.toml option `key` (section.name) for one run.
     Its type, allowed values and help come from the option's one declaration in config.py."""
@@ -44,8 +64,27 @@ def config_flag(key: str, *names: str) -> Callable[[F], F]:
     if kind is bool:
         long = names[0].removeprefix("--")
         return click.option(f"--{long}/--no-{long}", dest, default=None, help=text)
-    kind_type: Any = DeclaredChoice(meta["choices"]) if meta["choices"] else kind
+    combined = getattr(meta["choices"], "combine", False)
+    kind_type: Any = DeclaredChoice(meta["choices"]) if meta["choices"] and not combined else kind
+    if combined:
+        return click.option(*names, dest, type=str, help=text, cls=ProductOption, declared=meta["choices"])
     return click.option(*names, dest, type=kind_type, help=text)
+
+
+class ProductOption(click.Option):
+    """An option whose value multiplies names of a registry ("learned*dst"); its help lists the names,
+    read when help is shown."""
+
+    def __init__(self, *args: Any, declared: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.declared = declared
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        names = "|".join(self.declared.names())
+        return record[0].replace("TEXT", f"[{names}][*...]"), record[1]
 
 
 def flag_overrides(options: dict[str, Any]) -> dict[str, dict[str, Any]]:

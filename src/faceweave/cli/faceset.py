@@ -14,14 +14,16 @@ def command() -> None:
 
 @command.command("info")
 @click.argument("folder", type=click.Path(path_type=Path))
-def info_command(folder: Path) -> None:
-    """Counts, crop sizes, face types, tracks, pose ranges and frames without faces."""
+@click.option("--decode", is_flag=True, help="Also decode every image (finds damaged pixel data; slower).")
+def info_command(folder: Path, decode: bool) -> None:
+    """Counts, crop sizes, face types, tracks, pose ranges and frames without faces; each damaged
+    file with what is wrong with it."""
     from faceweave.faceset.info import REASON_MAX_CHARS, faceset_info, shown
 
-    info = faceset_info(folder)
+    info = faceset_info(folder, decode)
     click.echo(f"{folder}: {info.faces} faces")
     if info.unreadable:
-        click.echo(f"  {len(info.unreadable)} file(s) without valid metadata:")
+        click.echo(f"  {len(info.unreadable)} damaged file(s):")
         for bad in info.unreadable:
             click.echo(f"    {shown(bad.name)}: {shown(bad.reason, REASON_MAX_CHARS)}")
     if not info.faces:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from faceweave.cli.common import (
+    Number,
     build_config,
     config_flag,
     config_options,
@@ -21,10 +22,12 @@ from faceweave.cli.common import (
 @click.command("frames")
 @click.argument("video_path", type=click.Path(path_type=Path))
 @click.argument("out_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--fps", type=float, help="Keep frames at this rate (default: every frame).")
-@click.option("--every-nth", type=int, default=1, show_default=True, help="Keep one frame in N.")
-@click.option("--start", "start_s", type=float, default=0.0, show_default=True, help="Start time in seconds.")
-@click.option("--end", "end_s", type=float, help="End time in seconds (default: the end).")
+@click.option("--fps", type=Number(0.001, 1000), help="Keep frames at this rate (default: every frame).")
+@click.option("--every-nth", type=Number(1, 1_000_000, integer=True), default=1, show_default=True,
+              help="Keep one frame in N.")  # fmt: skip
+@click.option("--start", "start_s", type=Number(0, 1e7), default=0.0, show_default=True,
+              help="Start time in seconds.")  # fmt: skip
+@click.option("--end", "end_s", type=Number(0, 1e7), help="End time in seconds (default: the end).")
 @config_flag("frames.format", "--format")
 @config_flag("frames.jpeg_quality", "--jpeg-quality")
 @config_flag("decode.on_error", "--on-error")

@@ -84,6 +84,8 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"quiet": quiet, "verbose": verbose}
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not verbose:  # torch logs cache statistics at INFO when it exits; that is not ours to print
+        logging.getLogger("torch").setLevel(logging.WARNING)
 
 
 for module in (init, extract, faceset, train, merge, evaluate, run, verify, frames, video, probe, demo):
@@ -91,10 +93,15 @@ for module in (init, extract, faceset, train, merge, evaluate, run, verify, fram
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so unfinished outputs are removed.
+    # SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so unfinished outputs are removed and
+    # training saves. Once: a second signal (systemd and Slurm repeat theirs) must not cut the
+    # save short, so from now on both are ignored; SIGKILL still ends the process at once.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     cli(prog_name="faceweave")

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from faceweave.cli.common import (
+    Number,
     build_config,
     config_flag,
     config_options,
@@ -22,7 +23,9 @@ from faceweave.cli.common import (
 @click.argument("frames_in", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--audio-from", type=click.Path(path_type=Path), help="Video whose audio (and rate) to use.")
-@click.option("--fps", type=float, help="Frame rate (default: --audio-from's, else decode.image_fps).")
+@click.option(
+    "--fps", type=Number(0.001, 1000), help="Frame rate (default: --audio-from's, else decode.image_fps)."
+)
 @config_flag("video.crf", "--crf")
 @config_flag("video.preset", "--x264-preset")
 @config_flag("video.audio", "--audio")

@@ -11,20 +11,26 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.childproc import shield_worker, signals_held
+from faceweave.childproc import shield_worker, signals_held, stop_workers
 from faceweave.detectors import find_any_rotation, open_detector
+from faceweave.errors import UserError
 from faceweave.extract.detect import RawFace
 from faceweave.formats.aligned import FaceMeta, write_aligned_face
 from faceweave.records import Frame, ImageBGR
 
 IN_FLIGHT_PER_WORKER = 3
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,7 @@ _attached: dict[str, shared_memory.SharedMemory] = {}
 
 def _init_worker(settings: DetectSettings, parent_pid: int) -> None:
     global _worker
-    # multiprocessing's Pool.terminate() stops workers with SIGTERM, so only SIGINT is ignored here.
-    shield_worker(parent_pid, ignore_term=False)
+    shield_worker(parent_pid)
     _worker = FrameDetector(settings)
 
 
@@ -162,6 +167,15 @@ def _write_face(job: FaceWrite) -> Path:
     return write_aligned_face(job.folder, job.crop, job.meta, job.fmt, job.jpeg_quality)
 
 
+def _result(future: Future[T]) -> T:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise UserError(
+            "a detection worker died (killed, or out of memory); rerun, or use --workers 1"
+        ) from exc
+
+
 class DetectionPool:
     """Detection (and face writing) in `workers` processes, or in this one when workers <= 1.
 
@@ -171,19 +185,21 @@ class DetectionPool:
 
     def __init__(self, settings: DetectSettings, workers: int) -> None:
         self.settings, self.workers = settings, workers
-        self._pool: multiprocessing.pool.Pool | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._local: FrameDetector | None = None
-        self._writes: deque[multiprocessing.pool.AsyncResult[Path]] = deque()
+        self._writes: deque[Future[Path]] = deque()
 
     def __enter__(self) -> DetectionPool:
         if self.workers <= 1:
             self._local = FrameDetector(self.settings)
         else:
             # spawn, not fork: the parent may hold threads (decoder, torch) a fork would copy broken.
+            # An executor, not multiprocessing.Pool: a worker that dies (killed, out of memory)
+            # breaks it with an error instead of leaving the parent waiting on its queue forever.
             context = multiprocessing.get_context("spawn")
             with signals_held():
-                self._pool = context.Pool(
-                    self.workers, initializer=_init_worker, initargs=(self.settings, os.getpid())
+                self._pool = ProcessPoolExecutor(
+                    self.workers, context, initializer=_init_worker, initargs=(self.settings, os.getpid())
                 )
         return self
 
@@ -195,8 +211,14 @@ class DetectionPool:
             if self._local is not None:
                 self._local.finder.close()
             if self._pool is not None:
-                self._pool.terminate() if exc[0] is not None else self._pool.close()
-                self._pool.join()
+                if exc[0] is not None:
+                    # Interrupted or failed: whatever the workers are doing is no longer wanted, and
+                    # they ignore SIGTERM (childproc), so they are killed.
+                    processes = list(getattr(self._pool, "_processes", {}).values())
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    stop_workers(processes)
+                else:
+                    self._pool.shutdown(wait=True)
 
     def detect(self, frames: Iterable[Frame]) -> Iterator[FrameFaces]:
         if self._local is not None:
@@ -204,7 +226,7 @@ class DetectionPool:
             return
         assert self._pool is not None
         in_flight = self.workers * IN_FLIGHT_PER_WORKER
-        pending: deque[tuple[Frame, int | None, multiprocessing.pool.AsyncResult[_Found]]] = deque()
+        pending: deque[tuple[Frame, int | None, Future[_Found]]] = deque()
         slots: FrameSlots | None = None
         try:
             for frame in frames:
@@ -216,10 +238,10 @@ class DetectionPool:
                     (
                         frame,
                         None if shared is None else shared[0],
-                        self._pool.apply_async(_run_worker, (job,)),
+                        self._pool.submit(_run_worker, job),
                     )
                 )
-                while len(pending) >= in_flight or (pending and pending[0][2].ready()):
+                while len(pending) >= in_flight or (pending and pending[0][2].done()):
                     yield self._collect(pending.popleft(), slots)
             while pending:
                 yield self._collect(pending.popleft(), slots)
@@ -228,11 +250,9 @@ class DetectionPool:
                 slots.close()
 
     @staticmethod
-    def _collect(
-        entry: tuple[Frame, int | None, multiprocessing.pool.AsyncResult[_Found]], slots: FrameSlots | None
-    ) -> FrameFaces:
+    def _collect(entry: tuple[Frame, int | None, Future[_Found]], slots: FrameSlots | None) -> FrameFaces:
         frame, slot, result = entry
-        found = result.get()
+        found = _result(result)
         if slot is not None and slots is not None:
             slots.release(slot)
         return FrameFaces(frame, found.faces, found.distances)
@@ -241,10 +261,10 @@ class DetectionPool:
         if self._pool is None:
             _write_face(job)
             return
-        self._writes.append(self._pool.apply_async(_write_face, (job,)))
+        self._writes.append(self._pool.submit(_write_face, job))
         self._drain_writes(self.workers * IN_FLIGHT_PER_WORKER)
 
     def _drain_writes(self, keep: int) -> None:
         """Collect finished writes (re-raising their errors) until at most `keep` are in flight."""
-        while self._writes and (len(self._writes) > keep or self._writes[0].ready()):
-            self._writes.popleft().get()
+        while self._writes and (len(self._writes) > keep or self._writes[0].done()):
+            _result(self._writes.popleft())

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceweave.errors import UserError
-from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
+from faceweave.formats.aligned import FaceFileError, list_face_files, read_aligned_face, read_face_meta
 from faceweave.formats.summary import SummaryError, read_summary, summary_path
 
 REASON_MAX_CHARS = 200
@@ -53,15 +53,16 @@ def _span(values: list[float]) -> tuple[float, float]:
     return (min(values), max(values)) if values else (0.0, 0.0)
 
 
-def faceset_info(folder: Path) -> FacesetInfo:
-    """Read every face's metadata (not its pixels) and the extraction summary beside the folder."""
+def faceset_info(folder: Path, decode: bool = False) -> FacesetInfo:
+    """Read every face's metadata and image header (and with `decode`, its pixels) and the
+    extraction summary beside the folder."""
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
     info = FacesetInfo(folder)
     yaws, pitches, rolls = [], [], []
     for path in list_face_files(folder):
         try:
-            meta = read_face_meta(path)
+            meta = read_aligned_face(path)[1] if decode else read_face_meta(path, check_size=True)
         except FaceFileError as exc:
             # The message starts with the path; the report names the file on its own.
             reason = str(exc).removeprefix(str(path)).strip()

@@ -273,7 +273,23 @@ def meta_from_json(text: str) -> FaceMeta:
         None if document.get("identity_distance") is None
         else _number(document, "identity_distance", 0.0, DISTANCE_MAX)
     )  # fmt: skip
+    _check_consistent(fields)
     return FaceMeta(**fields)
+
+
+def _check_consistent(fields: dict[str, Any]) -> None:
+    """Fields that must agree: landmarks in (or near) the frame and the crop they claim, and a
+    source that is a file name (extraction records the input's name, never a path)."""
+    w, h, size = fields["frame_width"], fields["frame_height"], fields["size_px"]
+    for key in ("landmarks_frame", "landmarks_frame_raw"):
+        xy = fields[key][:, :2]
+        if not ((xy >= (-w, -h)) & (xy <= (2 * w, 2 * h))).all():
+            raise ValueError(f"field {key!r} lies far outside its {w}x{h} frame")
+    if not ((fields["landmarks_crop"] >= -size) & (fields["landmarks_crop"] <= 2 * size)).all():
+        raise ValueError(f"field 'landmarks_crop' lies far outside its {size} px crop")
+    source = fields["source"]
+    if "/" in source or "\\" in source or source in (".", ".."):
+        raise ValueError("field 'source' must be a file name, not a path")
 
 
 def encode_face(crop: ImageBGR, meta: FaceMeta, fmt: str, jpeg_quality: int = 95) -> bytes:
@@ -306,9 +322,23 @@ def _read_bytes(path: Path) -> bytes:
         raise FaceFileError(f"{path} cannot be read ({exc.strerror})") from exc
 
 
-def read_face_meta(path: Path) -> FaceMeta:
-    """The metadata of an aligned face file, validated."""
-    return _parse(path, _read_bytes(path))
+def read_face_meta(path: Path, check_size: bool = False) -> FaceMeta:
+    """The metadata of an aligned face file, validated; with `check_size`, also against the size
+    its image header gives (cheap: nothing is decoded)."""
+    data = _read_bytes(path)
+    meta = _parse(path, data)
+    if check_size:
+        _check_header(path, data, meta.size_px)
+    return meta
+
+
+def _check_header(path: Path, data: bytes, side: int) -> None:
+    size = pixel_size(data)
+    if size is not None and size != (side, side):
+        raise FaceFileError(
+            f"{path} has corrupt faceweave metadata: field 'size_px' is {side} but the image is "
+            f"{size[0]}x{size[1]} pixels"
+        )
 
 
 def _parse(path: Path, data: bytes) -> FaceMeta:
@@ -325,12 +355,7 @@ def read_aligned_face(path: Path) -> tuple[ImageBGR, FaceMeta]:
     meta = _parse(path, data)
     side = meta.size_px
     # The header is checked before decoding so a tiny file cannot make the decoder allocate a huge image.
-    size = pixel_size(data)
-    if size is not None and size != (side, side):
-        raise FaceFileError(
-            f"{path} has corrupt faceweave metadata: field 'size_px' is {side} but the image is "
-            f"{size[0]}x{size[1]} pixels"
-        )
+    _check_header(path, data, side)
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:

@@ -20,12 +20,12 @@ from faceweave.color import Stats
 from faceweave.config import MergeConfig
 from faceweave.formats.aligned import FaceMeta, read_aligned_face
 from faceweave.geometry import Affine, compose, resample_matrix, scale_about_centre
-from faceweave.merge.mask_sources import MaskInputs
+from faceweave.merge.mask_sources import MaskInputs, combined, open_sources
 from faceweave.merge.masks import mouth_mask, refine, resize_mask, skin_mask
 from faceweave.merge.shading import match_shading
 from faceweave.merge.temporal import TemporalFilter
 from faceweave.models import FaceSwapModel, to_tensor
-from faceweave.registries import BLENDS, COLORS, MASKS
+from faceweave.registries import BLENDS, COLORS
 
 MASK_SIZE_CAP = 256  # masks are smooth: more pixels only cost time
 
@@ -105,7 +105,7 @@ class Preparer:
         self.resolution = model.config.resolution
         self.colors = ColorSmoother(cfg.color, cfg.color_smoothing)
         self.steady = TemporalFilter(cfg.temporal)
-        self.mask_source = MASKS.get(cfg.mask)
+        self.mask_sources = open_sources(cfg.mask)
         self.blend_adjust = BLENDS.get(cfg.blend).adjust
 
     def batch(self, faces: list[DstFace]) -> list[PreparedFace]:
@@ -124,7 +124,10 @@ class Preparer:
         m = min(s, max(MASK_SIZE_CAP, r))
         dst_small = np.asarray(cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA), np.float32) / 255
         swapped, learned = self.steady(meta.track_id, meta.frame_index, dst_small, swapped, learned)
-        mask = self.mask_source(MaskInputs(resize_mask(learned, m), meta.landmarks_crop, m, s, crop))
+        inputs = MaskInputs(
+            resize_mask(learned, m), meta.landmarks_crop, m, s, crop, meta.track_id, meta.frame_index
+        )
+        mask = combined(self.mask_sources, inputs)
         if cfg.keep_mouth:
             mouth = mouth_mask(meta.landmarks_crop, m, s)
             mask = mask * (1 - np.asarray(cv2.GaussianBlur(mouth, (0, 0), sigmaX=m / 128), np.float32))

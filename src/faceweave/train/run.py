@@ -29,7 +29,7 @@ from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
 from faceweave.train.optim import make_optimizer
-from faceweave.train.stream import batch_loader, stream_settings
+from faceweave.train.stream import batch_loader, close_loader, stream_settings
 from faceweave.workspace import Workspace
 
 MAX_NAN_RECOVERIES = 3
@@ -334,6 +334,8 @@ def _fit(session: Session, say: Say) -> float:
                 break
             except NonFiniteLoss as exc:
                 _recover(session.ws, observer, exc, say)
+            finally:
+                close_loader(batches)
     except KeyboardInterrupt:
         with signals_held():  # a second SIGTERM (systemd, Slurm) must not cut this save short
             observer.save()

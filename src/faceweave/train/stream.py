@@ -15,7 +15,7 @@ from itertools import count
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from faceweave.childproc import shield_worker, signals_held
+from faceweave.childproc import shield_worker, signals_held, stop_workers
 from faceweave.config import TrainConfig
 from faceweave.train.data import Batch, Faceset, balanced_indices, make_batch, sampling_columns
 
@@ -86,6 +86,16 @@ def batch_loader(
     )
     with signals_held():
         return iter(loader)  # starts the workers
+
+
+def close_loader(batches: Iterator[tuple[Batch, Batch]]) -> None:
+    """Stop a loader's workers now, whatever they are doing: they ignore SIGTERM (see childproc), so
+    neither DataLoader's own clean-up nor Python's exit could stop one that lingers."""
+    workers = list(getattr(batches, "_workers", []))
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()  # asks them to finish, and waits a little
+    stop_workers(workers)
 
 
 def _init_worker(parent_pid: int, worker_id: int) -> None:

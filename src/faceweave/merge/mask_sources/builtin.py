@@ -17,15 +17,10 @@ def _learned(inputs: MaskInputs) -> Mask:
     return inputs.learned
 
 
-def _both(inputs: MaskInputs) -> Mask:
-    return inputs.learned * _hull(inputs)
-
-
 def _full(inputs: MaskInputs) -> Mask:
     return np.ones((inputs.size, inputs.size), np.float32)
 
 
 MASKS.add("dst", "the hull of dst's face landmarks", _hull, __name__, rank=0)
 MASKS.add("learned", "the mask the model learnt with the face", _learned, __name__, rank=1)
-MASKS.add("learned*dst", "the learnt mask, cut to the landmark hull", _both, __name__, rank=2)
-MASKS.add("full", "the whole aligned crop", _full, __name__, rank=3)
+MASKS.add("full", "the whole aligned crop", _full, __name__, rank=2)

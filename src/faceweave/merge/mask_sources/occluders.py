@@ -1,0 +1,88 @@
+"""Mask sources that keep what is in front of dst's face: the occluder segmenter, and hands."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from faceweave.merge.mask_sources import Mask, MaskInputs
+from faceweave.registries import MASKS
+
+# Per track, a pixel's occlusion moves toward the new frame's by this share when it changed
+# little (noise), and jumps to it when it changed a lot (the occluder moved): steady, not late.
+FOLLOW = 0.5
+JUMP = 0.25
+# Probabilities between these fade from visible to hidden, so the mask edge is soft.
+EDGE = (0.35, 0.65)
+
+
+class Steadied:
+    """Remembers each track's last occlusion map and steadies the next one against it."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, tuple[int, Mask]] = {}
+
+    def steady(self, inputs: MaskInputs, occlusion: Mask) -> Mask:
+        before = self.last.get(inputs.track_id)
+        if before is not None and before[0] == inputs.frame_index - 1 and before[1].shape == occlusion.shape:
+            calm = np.abs(occlusion - before[1]) < JUMP
+            occlusion = np.where(calm, before[1] + FOLLOW * (occlusion - before[1]), occlusion).astype(
+                np.float32
+            )
+        self.last[inputs.track_id] = (inputs.frame_index, occlusion)
+        return occlusion
+
+
+def _visible(occlusion: Mask, size: int) -> Mask:
+    hidden = np.clip((occlusion - EDGE[0]) / (EDGE[1] - EDGE[0]), 0, 1)
+    resized = cv2.resize(1 - hidden, (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(resized, np.float32)
+
+
+class Occlusion(Steadied):
+    """1 where nothing covers the face, by the shipped occluder segmenter."""
+
+    def __init__(self) -> None:
+        from faceweave.occlusion.segmenter import shipped_segmenter
+
+        super().__init__()
+        self.segmenter = shipped_segmenter()
+
+    def __call__(self, inputs: MaskInputs) -> Mask:
+        occlusion = self.segmenter.occlusion([inputs.dst_crop])[0]
+        return _visible(self.steady(inputs, occlusion), inputs.size)
+
+
+class Hands(Steadied):
+    """1 where no hand covers the face, by mediapipe's hand landmarker on the dst crop."""
+
+    SEARCH_PX = 256
+
+    def __init__(self) -> None:
+        from faceweave.occlusion.hands import HandFinder
+
+        super().__init__()
+        self.finder = HandFinder()
+
+    def __call__(self, inputs: MaskInputs) -> Mask:
+        from faceweave.occlusion.hands import hand_mask
+
+        side = self.SEARCH_PX
+        crop = cv2.resize(inputs.dst_crop, (side, side), interpolation=cv2.INTER_AREA)
+        occlusion = hand_mask(self.finder.find(np.asarray(crop, np.uint8)), side)
+        return _visible(self.steady(inputs, occlusion), inputs.size)
+
+
+MASKS.add(
+    "occlusion",
+    "everything but what covers dst's face (hands, glasses frames, hair, objects), by the occluder "
+    "segmenter shipped with faceweave",
+    Occlusion, __name__, rank=3,
+)  # fmt: skip
+MASKS.add(
+    "hands",
+    "everything but hands, by mediapipe's hand landmarker (about 15 ms a face)",
+    Hands,
+    __name__,
+    rank=4,
+)
