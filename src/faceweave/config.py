@@ -146,6 +146,10 @@ class TrainConfig:
         choices=Choices(COLORS, lambda plugin: plugin.value.training),
     )
     uniform_yaw: bool = opt(True, "draw faces evenly across head-yaw bins")
+    occlusion_mask: bool = opt(
+        True,
+        "leave out of the loss (and of the learnt mask) what the occluder segmenter finds in front of a face",
+    )
     uniform_expression: bool = opt(
         True, "also draw faces evenly across mouth-opening and eye-opening bins, so rare expressions count"
     )

@@ -14,7 +14,8 @@ import torch
 from faceweave.assets import load_sample_face
 from faceweave.config import load_config
 from faceweave.extract.run import run_extract
-from faceweave.formats.aligned import list_face_files, read_aligned_face
+from faceweave.formats.aligned import list_face_files, read_aligned_face, read_face_meta
+from faceweave.geometry import compose, invert, resample_matrix
 from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
 from faceweave.mesh import FACE_OVAL
@@ -24,6 +25,7 @@ from faceweave.occlusion.hands import hand_mask
 from faceweave.occlusion.segmenter import INPUT_PX, shipped_segmenter
 from faceweave.occlusion.synth import KINDS, composite
 from faceweave.pseudovideo import FacePuppet
+from faceweave.train.data import load_faceset
 from faceweave.workspace import Workspace, init_workspace
 
 GREY = 0.5
@@ -149,3 +151,21 @@ def test_a_hand_mask_covers_palm_and_fingers() -> None:
     assert mask[70, 55] > 0.9  # the palm
     assert mask[int(points[8, 1]), int(points[8, 0])] > 0.5  # a fingertip
     assert mask[120, 120] == 0 and mask[5, 5] == 0
+
+
+def test_training_masks_leave_the_occluder_out(occluded: tuple[Workspace, list[OccludedFrame]]) -> None:
+    ws, truth = occluded
+    resolution = 64
+    plain = load_faceset(ws.dst_aligned, resolution)
+    cut = load_faceset(ws.dst_aligned, resolution, occlusion=True)
+    inside_plain, inside_cut = [], []
+    for k, path in enumerate(list_face_files(ws.dst_aligned)):
+        meta = read_face_meta(path)
+        to_crop = compose(resample_matrix(meta.size_px, resolution), invert(meta.face_to_frame))
+        alpha = cv2.warpAffine(truth[meta.frame_index].occluder, to_crop, (resolution, resolution))
+        hand = (alpha >= 0.9) & (plain.masks[k] > 0.9)
+        if hand.sum() >= 10:
+            inside_plain.append(plain.masks[k][hand].mean())
+            inside_cut.append(cut.masks[k][hand].mean())
+    assert len(inside_cut) >= 10
+    assert np.median(inside_plain) > 0.9 and np.median(inside_cut) < 0.2

@@ -82,6 +82,16 @@ class Segmenter:
         return torch.sigmoid(self.net(to_input(crops)))[:, 0].numpy().astype(np.float32)
 
 
+# Probabilities between these fade from visible to hidden, so a mask edge is soft.
+EDGE = (0.35, 0.65)
+
+
+def visible(occlusion: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.float32]:
+    """1 where nothing covers the face, from an occlusion probability map, at `size` px."""
+    hidden = np.clip((occlusion - EDGE[0]) / (EDGE[1] - EDGE[0]), 0, 1)
+    return np.asarray(cv2.resize(1 - hidden, (size, size), interpolation=cv2.INTER_LINEAR), np.float32)
+
+
 def load_segmenter(path: Path = ASSET) -> Segmenter:
     """The shipped (or a given) occluder segmenter; a missing or damaged file is one sentence."""
     try:

@@ -46,7 +46,10 @@ class Faceset:
     expression: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
-def load_faceset(folder: Path, resolution: int, limit: int | None = None) -> Faceset:
+def load_faceset(folder: Path, resolution: int, limit: int | None = None, occlusion: bool = False) -> Faceset:
+    """Every face of `folder` at `resolution`, with masks and measures. With `occlusion`, what the
+    occluder segmenter finds in front of a face is cut out of its mask, so the loss never asks the
+    model to draw a hand as part of a face (nor the learnt mask to cover it)."""
     files = list_face_files(folder)[:limit] if limit else list_face_files(folder)
     if not files:
         raise UserError(f"{folder} holds no aligned faces; run `faceweave extract` first")
@@ -68,10 +71,26 @@ def load_faceset(folder: Path, resolution: int, limit: int | None = None) -> Fac
         raise UserError(
             f"{folder} mixes face types ({', '.join(sorted(types))}); re-extract it with one --face-type"
         )
+    hulls, stacked = np.stack(masks), np.asarray(np.stack(faces), np.uint8)
+    if occlusion:
+        hulls = hulls * visible_parts(list(stacked), resolution)
     return Faceset(
-        np.stack(faces), np.stack(masks), np.stack(feature_masks), np.array(yaw, np.float32), types.pop(),
+        stacked, hulls, np.stack(feature_masks), np.array(yaw, np.float32), types.pop(),
         np.asarray(landmarks, np.float32), np.nan_to_num(np.asarray(expression, np.float32)),
     )  # fmt: skip
+
+
+def visible_parts(faces: list[ImageBGR], resolution: int, batch: int = 64) -> npt.NDArray[np.float32]:
+    """(N, R, R): 1 where no occluder covers the face, by the shipped segmenter."""
+    from faceweave.occlusion.segmenter import shipped_segmenter, visible
+
+    segmenter = shipped_segmenter()
+    out = [
+        visible(p, resolution)
+        for k in range(0, len(faces), batch)
+        for p in segmenter.occlusion(faces[k : k + batch])
+    ]
+    return np.stack(out).astype(np.float32)
 
 
 def _bin(values: npt.NDArray[np.float32], bins: int) -> npt.NDArray[np.int64]:

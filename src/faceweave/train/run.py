@@ -255,8 +255,8 @@ def _train(
 
 
 def _facesets(cfg: TrainConfig, ws: Workspace, dist: Distributed, say: Say) -> tuple[Faceset, Faceset]:
-    src = load_faceset(ws.src_aligned, cfg.resolution)
-    dst = load_faceset(ws.dst_aligned, cfg.resolution)
+    src = load_faceset(ws.src_aligned, cfg.resolution, occlusion=cfg.occlusion_mask)
+    dst = load_faceset(ws.dst_aligned, cfg.resolution, occlusion=cfg.occlusion_mask)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
     ws.model.mkdir(parents=True, exist_ok=True)
     gaps = coverage_gaps(src, dst, augmenting=cfg.expression_aug > 0)

@@ -6,14 +6,13 @@ import cv2
 import numpy as np
 
 from faceweave.merge.mask_sources import Mask, MaskInputs
+from faceweave.occlusion.segmenter import visible
 from faceweave.registries import MASKS
 
 # Per track, a pixel's occlusion moves toward the new frame's by this share when it changed
 # little (noise), and jumps to it when it changed a lot (the occluder moved): steady, not late.
 FOLLOW = 0.5
 JUMP = 0.25
-# Probabilities between these fade from visible to hidden, so the mask edge is soft.
-EDGE = (0.35, 0.65)
 
 
 class Steadied:
@@ -33,12 +32,6 @@ class Steadied:
         return occlusion
 
 
-def _visible(occlusion: Mask, size: int) -> Mask:
-    hidden = np.clip((occlusion - EDGE[0]) / (EDGE[1] - EDGE[0]), 0, 1)
-    resized = cv2.resize(1 - hidden, (size, size), interpolation=cv2.INTER_LINEAR)
-    return np.asarray(resized, np.float32)
-
-
 class Occlusion(Steadied):
     """1 where nothing covers the face, by the shipped occluder segmenter."""
 
@@ -50,7 +43,7 @@ class Occlusion(Steadied):
 
     def __call__(self, inputs: MaskInputs) -> Mask:
         occlusion = self.segmenter.occlusion([inputs.dst_crop])[0]
-        return _visible(self.steady(inputs, occlusion), inputs.size)
+        return visible(self.steady(inputs, occlusion), inputs.size)
 
 
 class Hands(Steadied):
@@ -70,7 +63,7 @@ class Hands(Steadied):
         side = self.SEARCH_PX
         crop = cv2.resize(inputs.dst_crop, (side, side), interpolation=cv2.INTER_AREA)
         occlusion = hand_mask(self.finder.find(np.asarray(crop, np.uint8)), side)
-        return _visible(self.steady(inputs, occlusion), inputs.size)
+        return visible(self.steady(inputs, occlusion), inputs.size)
 
 
 MASKS.add(
