@@ -402,3 +402,14 @@ def test_faceset_info_checks_image_headers_and_with_decode_the_pixels(tmp_path: 
     assert [bad.name for bad in deep.unreadable] == ["000001_0.png", "000002_0.png"]
     result = CliRunner().invoke(cli, ["faceset", "info", "--decode", str(tmp_path)])
     assert result.exit_code == 0 and "2 damaged file(s)" in result.output
+
+
+def test_a_version_1_face_file_reads_as_not_bridged(tmp_path: Path) -> None:
+    def as_version_1(document: dict[str, Any]) -> None:
+        document["schema_version"] = 1
+        del document["bridged"]
+
+    meta = read_face_meta(face_with_text(tmp_path, edited_text(as_version_1)))
+    assert meta.bridged is False and meta.track_id == sample_meta().track_id
+    refused(face_with_text(tmp_path, edited_text(lambda d: d.update(bridged="yes")), name="000002_0.png"),
+            "field 'bridged' must be true or false")  # fmt: skip

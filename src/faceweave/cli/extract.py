@@ -67,6 +67,8 @@ def command(
         shown = ", ".join(str(i) for i in report.frames_without_faces[:10])
         more = " ..." if len(report.frames_without_faces) > 10 else ""
         info(f"{len(report.frames_without_faces)} frame(s) without a face: {shown}{more}")
+    if report.bridged:
+        info(f"{report.bridged} face(s) bridged over a detector miss (marked in their metadata)")
     if references:
         info(f"dropped {report.dropped_by_identity} face(s) not matching the reference")
     info(f"{report.faces} faces in {report.tracks} track(s) from {report.frames} frames")

@@ -30,6 +30,8 @@ def info_command(folder: Path, decode: bool) -> None:
         return
     click.echo("  sizes: " + ", ".join(f"{s}px x{n}" for s, n in sorted(info.sizes.items())))
     click.echo("  face types: " + ", ".join(f"{t} x{n}" for t, n in sorted(info.face_types.items())))
+    if info.bridged:
+        click.echo(f"  bridged over a detector miss: {info.bridged} face(s)")
     click.echo("  tracks: " + ", ".join(f"#{t}: {n}" for t, n in sorted(info.tracks.items())))
     click.echo("  sources: " + ", ".join(f"{shown(s)} x{n}" for s, n in sorted(info.sources.items())))
     for name, (lo, hi) in (("yaw", info.yaw), ("pitch", info.pitch), ("roll", info.roll)):

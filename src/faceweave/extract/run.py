@@ -16,10 +16,10 @@ from faceweave.atomic import discard
 from faceweave.config import Config, ExtractConfig
 from faceweave.detectors import open_detector
 from faceweave.errors import MediaError, UserError, write_error
-from faceweave.extract.detect import RawFace
+from faceweave.extract.detect import FaceMesher, RawFace
 from faceweave.extract.identity import FaceDescriber
 from faceweave.extract.pose import head_pose
-from faceweave.extract.tracking import Identify, OneEuro, Tracker
+from faceweave.extract.tracking import CutDetector, Identify, OneEuro, Tracker, iou
 from faceweave.extract.transform import frame_to_face
 from faceweave.extract.workers import DetectionPool, DetectSettings, FaceWrite, FrameFaces
 from faceweave.formats.aligned import FaceMeta, list_face_files
@@ -42,6 +42,7 @@ class ExtractReport:
     faces: int = 0
     frames_without_faces: list[int] = field(default_factory=list)
     dropped_by_identity: int = 0
+    bridged: int = 0  # faces carried over a detector miss
     tracks: int = 0
     skipped_frames: int = 0
     debug_dir: Path | None = None
@@ -122,8 +123,13 @@ def reference_descriptors(
     return np.array(descriptors)
 
 
+# A track missed by the detector is carried over at most this many frames in a row, by fitting the
+# mesh where the face was: occlusion, motion blur or a look down lose a face for a moment.
+BRIDGE_FRAMES = 5
+
+
 class FaceAligner:
-    """Order-dependent work on detections: tracks, smoothing, alignment and writing."""
+    """Order-dependent work on detections: tracks, bridges, smoothing, alignment and writing."""
 
     def __init__(self, cfg: ExtractConfig, source: str, out_dir: Path, video: bool) -> None:
         self.cfg, self.source, self.out_dir, self.video = cfg, source, out_dir, video
@@ -131,6 +137,33 @@ class FaceAligner:
         self.filters: dict[int, OneEuro] = {}
         self.smoothing = "one-euro" if video and cfg.smoothing > 0 else "none"
         self._describer: FaceDescriber | None = None
+        self._cuts = CutDetector()
+        self._mesher: FaceMesher | None = None
+        self._last: dict[int, tuple[int, RawFace, int]] = {}  # track -> (frame, face, bridges in a row)
+        self.bridged = 0
+
+    def _bridges(self, frame: Frame, present: set[int]) -> list[tuple[RawFace, int]]:
+        """Faces of tracks seen in the last frame but missed in this one, re-fitted in their last box."""
+        found = []
+        for track_id, (last_frame, face, run) in list(self._last.items()):
+            if track_id in present or last_frame != frame.index - 1 or run >= BRIDGE_FRAMES:
+                continue
+            if self._mesher is None:
+                self._mesher = FaceMesher()
+            points = self._mesher.in_box(frame.image_bgr_u8, face.bbox_xyxy)
+            if points is None:
+                continue
+            low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+            box = (float(low[0]), float(low[1]), float(high[0]), float(high[1]))
+            if iou(face.bbox_xyxy, box) < 0.3:  # it moved too far to be the same face
+                continue
+            self.tracker.extend(track_id, frame.index, box)
+            found.append((RawFace(box, face.score, points, face.rotation_deg), track_id))
+        return found
+
+    def close(self) -> None:
+        if self._mesher is not None:
+            self._mesher.close()
 
     def _identify(self, frame: Frame, faces: list[RawFace]) -> Identify | None:
         """Identity descriptors on demand (only for faces that position alone cannot link)."""
@@ -145,14 +178,28 @@ class FaceAligner:
         return identify
 
     def align(self, frame: Frame, result: FrameFaces) -> list[tuple[ImageBGR, FaceMeta]]:
-        faces = result.faces
+        faces, distances = list(result.faces), list(result.distances)
         boxes = [f.bbox_xyxy for f in faces]
+        bridged: set[int] = set()
+        if self.video and self._cuts(frame.image_bgr_u8):
+            self.tracker.forget()  # never carry a face (or a track id by position) across a cut
+            self._last.clear()
         track_ids = (self.tracker.assign(frame.index, boxes, self._identify(frame, faces))
                      if self.video else list(range(len(faces))))  # fmt: skip
+        if self.video:
+            for face, track_id in self._bridges(frame, set(track_ids)):
+                faces.append(face)
+                track_ids.append(track_id)
+                distances.append(None)
+                bridged.add(len(faces) - 1)
+            for k, (face, track_id) in enumerate(zip(faces, track_ids, strict=True)):
+                run = self._last[track_id][2] + 1 if k in bridged and track_id in self._last else 0
+                self._last[track_id] = (frame.index, face, run)
+            self.bridged += len(bridged)
         h, w = frame.image_bgr_u8.shape[:2]
         out = []
         for face_index, (face, track_id, distance) in enumerate(
-            zip(faces, track_ids, result.distances, strict=True)
+            zip(faces, track_ids, distances, strict=True)
         ):
             smoothed = face.landmarks_478
             if self.smoothing != "none":
@@ -172,6 +219,7 @@ class FaceAligner:
                 pose=head_pose(smoothed), smoothing=self.smoothing,
                 found_rotation_deg=face.rotation_deg,
                 identity_distance=None if distance is None else round(distance, 4),
+                bridged=face_index in bridged,
             )  # fmt: skip
             out.append((as_image(crop), meta))
         return out
@@ -249,8 +297,12 @@ def _extract_into(
         cfg.detector,
     )
     aligner = FaceAligner(cfg, source.name, building, video=not source.is_dir())
-    with DetectionPool(settings, cfg.workers) as pool:
-        tracks = _align_all(pool, frames, aligner, cfg, report, tick)
+    try:
+        with DetectionPool(settings, cfg.workers) as pool:
+            tracks = _align_all(pool, frames, aligner, cfg, report, tick)
+    finally:
+        aligner.close()
+    report.bridged = aligner.bridged
     report.tracks, report.skipped_frames = len(tracks), frames.report.skipped
     return report
 

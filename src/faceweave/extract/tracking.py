@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -66,6 +67,16 @@ class Tracker:
                 best, best_distance = track_id, distance
         return best
 
+    def extend(self, track_id: int, frame_index: int, box: Box) -> None:
+        """A face of `track_id` found at `box` by other means (a bridge over a detector miss)."""
+        for track in self._tracks:
+            if track.track_id == track_id:
+                track.box, track.last_frame = box, frame_index
+
+    def forget(self) -> None:
+        """A shot cut: no face of the last shot continues into the next by position."""
+        self._tracks = []
+
     def assign(self, frame_index: int, boxes: list[Box], identify: Identify | None = None) -> list[int]:
         live = [t for t in self._tracks if frame_index - t.last_frame <= self.max_gap]
         pairs = sorted(
@@ -98,6 +109,24 @@ class Tracker:
             live.append(_Track(track_id, box, frame_index))
         self._tracks = live
         return [int(i) for i in ids if i is not None]
+
+
+class CutDetector:
+    """A shot cut is a jump in the frame's colour histogram that motion within one shot does not make."""
+
+    def __init__(self, threshold: float = 0.45) -> None:
+        self.threshold = threshold
+        self._last: npt.NDArray[np.float32] | None = None
+
+    def __call__(self, image: npt.NDArray[np.uint8]) -> bool:
+        small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+        counts = np.asarray(cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]), np.float32)
+        hist = counts / max(float(counts.sum()), 1.0)
+        last, self._last = self._last, hist
+        if last is None:
+            return False
+        return float(cv2.compareHist(last, hist, cv2.HISTCMP_BHATTACHARYYA)) > self.threshold
 
 
 def _alpha(cutoff_hz: npt.NDArray[np.float64] | float, dt: float) -> npt.NDArray[np.float64]:

@@ -39,6 +39,7 @@ class FacesetInfo:
     unreadable: list[Unreadable] = field(default_factory=list)
     sizes: Counter[int] = field(default_factory=Counter)
     face_types: Counter[str] = field(default_factory=Counter)
+    bridged: int = 0  # faces carried over a detector miss (their mesh re-fitted where the track was)
     tracks: Counter[int] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
     yaw: tuple[float, float] = (0.0, 0.0)
@@ -71,6 +72,7 @@ def faceset_info(folder: Path, decode: bool = False) -> FacesetInfo:
         info.faces += 1
         info.sizes[meta.size_px] += 1
         info.face_types[meta.face_type] += 1
+        info.bridged += meta.bridged
         info.tracks[meta.track_id] += 1
         info.sources[meta.source] += 1
         yaws.append(meta.pose.yaw)

@@ -32,9 +32,15 @@ from faceweave.formats.embed import (
 )
 from faceweave.records import ImageBGR, as_image
 
-FACE_SCHEMA_VERSION = 1
+FACE_SCHEMA_VERSION = 2
 FACE_SUFFIXES = (".png", ".jpg")
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "bridged": False}  # version 2 marks faces carried over a detector miss
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 # Bounds of the schema. They are loose enough for any real extraction and tight enough that no
 # later stage can overflow, divide by zero or print a huge string because of a file's metadata.
@@ -99,6 +105,7 @@ class FaceMeta:
     smoothing: str
     found_rotation_deg: int = 0
     identity_distance: float | None = None
+    bridged: bool = False  # the detector missed this face; its mesh was re-fitted where the track was
 
     def file_name(self, fmt: str) -> str:
         return f"{self.frame_index:06d}_{self.face_index}.{fmt}"
@@ -269,6 +276,10 @@ def meta_from_json(text: str) -> FaceMeta:
     # A frame without a timestamp in a stream that does not start at zero can sit before zero.
     fields["pts_s"] = _number(document, "pts_s", -PTS_MAX_S, PTS_MAX_S)
     fields["score"] = _number(document, "score", 0.0, 1.0)
+    bridged = document.get("bridged")
+    if not isinstance(bridged, bool):
+        raise ValueError("field 'bridged' must be true or false")
+    fields["bridged"] = bridged
     fields["identity_distance"] = (
         None if document.get("identity_distance") is None
         else _number(document, "identity_distance", 0.0, DISTANCE_MAX)
