@@ -22,7 +22,7 @@ from faceweave.mesh import FACE_OVAL
 from faceweave.models import FaceSwapModel, ModelConfig
 from faceweave.occlusion.clips import OccludedFrame, write_occluded_clip
 from faceweave.occlusion.hands import hand_mask
-from faceweave.occlusion.segmenter import INPUT_PX, shipped_segmenter
+from faceweave.occlusion.segmenter import INPUT_PX, shipped_segmenter, visible
 from faceweave.occlusion.synth import KINDS, composite
 from faceweave.pseudovideo import FacePuppet
 from faceweave.train.data import load_faceset
@@ -169,3 +169,31 @@ def test_training_masks_leave_the_occluder_out(occluded: tuple[Workspace, list[O
             inside_cut.append(cut.masks[k][hand].mean())
     assert len(inside_cut) >= 10
     assert np.median(inside_plain) > 0.9 and np.median(inside_cut) < 0.2
+
+
+def test_occlusion_masks_are_steady_from_frame_to_frame(unseen_face: npt.NDArray[np.float32]) -> None:
+    """A still occluder under camera grain: the steadied mask moves far less between frames than the
+    segmenter's raw answers do, and a moved occluder is followed at once."""
+    from faceweave.merge.mask_sources import MaskInputs
+    from faceweave.merge.mask_sources.occluders import Occlusion
+
+    occluder = KINDS["hand"](np.random.default_rng(4), 128)
+    rng = np.random.default_rng(5)
+    source, raw, steadied = Occlusion(), [], []
+    landmarks = np.zeros((478, 2))
+    for index in range(12):
+        noisy = np.clip(composite(unseen_face, occluder) + rng.normal(0, 0.03, unseen_face.shape), 0, 1)
+        image = (noisy * 255 + 0.5).astype(np.uint8)
+        raw.append(source.segmenter.occlusion([image])[0])
+        steadied.append(
+            source(MaskInputs(np.ones((96, 96), np.float32), landmarks, 96, 128, image, 0, index))
+        )
+    unsteady = [visible(p, 96) for p in raw]  # the same mask without the steadying
+    raw_change = np.mean([np.abs(a - b).mean() for a, b in zip(unsteady[2:], unsteady[1:-1], strict=True)])
+    steady_change = np.mean([np.abs(a - b).mean() for a, b in zip(steadied[2:], steadied[1:-1], strict=True)])
+    assert steady_change < 0.6 * raw_change, (steady_change, raw_change)
+    moved = KINDS["bars"](np.random.default_rng(6), 128)
+    image = (composite(unseen_face, moved) * 255 + 0.5).astype(np.uint8)
+    after = source(MaskInputs(np.ones((96, 96), np.float32), landmarks, 96, 128, image, 0, 12))
+    truth = cv2.resize(moved.alpha, (96, 96)) >= 0.9
+    assert after[truth].mean() < 0.3  # the new occluder is hidden in the very frame it appears

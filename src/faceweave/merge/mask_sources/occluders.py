@@ -11,8 +11,8 @@ from faceweave.registries import MASKS
 
 # Per track, a pixel's occlusion moves toward the new frame's by this share when it changed
 # little (noise), and jumps to it when it changed a lot (the occluder moved): steady, not late.
-FOLLOW = 0.5
-JUMP = 0.25
+FOLLOW = 0.35
+JUMP = 0.4
 
 
 class Steadied:
