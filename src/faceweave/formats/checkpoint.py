@@ -5,7 +5,17 @@ model/
   ckpt-000001200/         model.safetensors, config.json, state.json, optimizer.pt
   ckpt-000001000/         an older one, kept as a backup
 
-A save writes a hidden temporary folder, fsyncs every file, renames it into place and only then
+The files of one checkpoint (schema CHECKPOINT_SCHEMA, in config.json):
+  model.safetensors       the weights, by parameter name (safetensors: no pickle, no code)
+  config.json             {"schema_version": 1, "model": ModelConfig as a table}: enough to rebuild
+                          the architecture (its `arch` names a plugin in MODELS)
+  state.json              TrainState: iteration, seed, elapsed_s, learning_rate, nan_recoveries,
+                          face_type; every field type- and range-checked on load
+  optimizer.pt            {"optimizer": AdamW state, "torch_rng": uint8 tensor}, read with
+                          torch.load(weights_only=True), which refuses anything but tensors and
+                          plain containers
+
+A save serialises everything in memory first, then writes a hidden temporary folder, fsyncs every file, renames it into place and only then
 moves `latest`: a crash, Ctrl-C or full disk at any moment leaves the previous checkpoint intact.
 Loading never falls back silently: a damaged checkpoint is an error that names the file and the
 newest good backup to resume from.
