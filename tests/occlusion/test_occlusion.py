@@ -11,22 +11,19 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from faceweave.assets import load_sample_face
 from faceweave.config import load_config
 from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import list_face_files, read_aligned_face, read_face_meta
 from faceweave.geometry import compose, invert, resample_matrix
-from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
 from faceweave.mesh import FACE_OVAL
 from faceweave.models import FaceSwapModel, ModelConfig
-from faceweave.occlusion.clips import OccludedFrame, write_occluded_clip
+from faceweave.occlusion.clips import OccludedFrame
 from faceweave.occlusion.hands import hand_mask
 from faceweave.occlusion.segmenter import INPUT_PX, shipped_segmenter, visible
 from faceweave.occlusion.synth import KINDS, composite
-from faceweave.pseudovideo import FacePuppet
 from faceweave.train.data import load_faceset
-from faceweave.workspace import Workspace, init_workspace
+from faceweave.workspace import Workspace
 
 GREY = 0.5
 
@@ -41,15 +38,6 @@ class GreyModel(FaceSwapModel):
 
     def swap(self, dst_faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.full_like(dst_faces, GREY), torch.ones_like(dst_faces[:, :1])
-
-
-@pytest.fixture(scope="module")
-def occluded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, list[OccludedFrame]]:
-    ws = init_workspace(tmp_path_factory.mktemp("occlusion") / "ws").workspace
-    spec = ClipSpec(seconds=2.0, fps=25, width=320, height=240, seed=1, audio=False)
-    truth = write_occluded_clip(ws.dst_video, FacePuppet.from_image(load_sample_face(1)), spec, "hand", 3)
-    run_extract(load_config(overrides={"extract": {"workers": 1, "size_px": 128}}), ws, "dst")
-    return ws, truth
 
 
 def _frames(path: Path) -> list[npt.NDArray[np.uint8]]:

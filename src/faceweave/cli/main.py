@@ -23,6 +23,7 @@ from faceweave.cli import (
     faceset,
     frames,
     init,
+    mask,
     merge,
     probe,
     run,
@@ -88,7 +89,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
         logging.getLogger("torch").setLevel(logging.WARNING)
 
 
-for module in (init, extract, faceset, train, merge, evaluate, run, verify, frames, video, probe, demo):
+for module in (init, extract, faceset, mask, train, merge, evaluate, run, verify, frames, video, probe, demo):
     cli.add_command(module.command)
 
 

@@ -27,6 +27,7 @@ from faceweave.formats.summary import ExtractSummary, summary_path, write_summar
 from faceweave.geometry import apply, invert
 from faceweave.media import open_frames
 from faceweave.media.decode import ImageFolderFrames, VideoFrames
+from faceweave.occlusion.labels import carry_over
 from faceweave.records import Frame, ImageBGR, as_image
 from faceweave.workspace import Workspace
 
@@ -88,6 +89,7 @@ def replace_faceset(building: Path, out_dir: Path) -> None:
     old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
     try:
         if out_dir.is_dir():
+            carry_over(out_dir, building)  # a user's labels and masks outlive a re-extraction
             faces = set(list_face_files(out_dir))
             for entry in out_dir.iterdir():
                 if entry not in faces and not (building / entry.name).exists():

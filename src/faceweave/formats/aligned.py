@@ -29,10 +29,11 @@ from faceweave.formats.embed import (
     jpeg_with_text,
     pixel_size,
     png_with_text,
+    with_text_replaced,
 )
 from faceweave.records import ImageBGR, as_image
 
-FACE_SCHEMA_VERSION = 2
+FACE_SCHEMA_VERSION = 3
 FACE_SUFFIXES = (".png", ".jpg")
 
 
@@ -40,7 +41,57 @@ def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "bridged": False}  # version 2 marks faces carried over a detector miss
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(document: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "labels": {"include": [], "exclude": []}}  # version 3 holds a user's mask labels
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+POLYGONS_MAX = 256  # per kind and face
+POLYGON_POINTS = (3, 4096)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A user's mask labels (DeepFaceLab's XSeg polygons), in crop pixels: the face is what the
+    `include` polygons cover, less what the `exclude` polygons cover (a hand, hair, glasses)."""
+
+    include: tuple[npt.NDArray[np.float64], ...] = ()
+    exclude: tuple[npt.NDArray[np.float64], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def to_json(self) -> dict[str, list[list[list[float]]]]:
+        return {
+            kind: [np.round(p, 2).tolist() for p in getattr(self, kind)] for kind in ("include", "exclude")
+        }
+
+
+def labels_from(value: object, size: int) -> Labels:
+    """Labels checked: each polygon 3 to 4096 finite points within the crop's reach."""
+    if not isinstance(value, dict) or set(value) - {"include", "exclude"}:
+        raise ValueError("field 'labels' must be a table with include and exclude polygons")
+    kinds: dict[str, tuple[npt.NDArray[np.float64], ...]] = {}
+    for kind in ("include", "exclude"):
+        polygons = value.get(kind, [])
+        if not isinstance(polygons, list) or len(polygons) > POLYGONS_MAX:
+            raise ValueError(f"field 'labels.{kind}' must be a list of at most {POLYGONS_MAX} polygons")
+        checked = []
+        for polygon in polygons:
+            ok = isinstance(polygon, list) and POLYGON_POINTS[0] <= len(polygon) <= POLYGON_POINTS[1]
+            ok = ok and all(
+                isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in polygon
+            )
+            points = np.asarray(polygon, np.float64) if ok else np.zeros((0, 2))
+            if not ok or not ((points >= -size) & (points <= 2 * size)).all():
+                raise ValueError(
+                    f"field 'labels.{kind}' must hold polygons of 3 to 4096 [x, y] points "
+                    f"within the {size} px crop"
+                )
+            checked.append(points)
+        kinds[kind] = tuple(checked)
+    return Labels(kinds["include"], kinds["exclude"])
+
 
 # Bounds of the schema. They are loose enough for any real extraction and tight enough that no
 # later stage can overflow, divide by zero or print a huge string because of a file's metadata.
@@ -106,6 +157,7 @@ class FaceMeta:
     found_rotation_deg: int = 0
     identity_distance: float | None = None
     bridged: bool = False  # the detector missed this face; its mesh was re-fitted where the track was
+    labels: Labels = Labels()
 
     def file_name(self, fmt: str) -> str:
         return f"{self.frame_index:06d}_{self.face_index}.{fmt}"
@@ -119,7 +171,9 @@ _PRECISION = {"landmarks_frame_raw": 3, "landmarks_frame": 3, "landmarks_crop": 
 def meta_to_json(meta: FaceMeta) -> str:
     document: dict[str, Any] = {"schema_version": FACE_SCHEMA_VERSION}
     for key, value in asdict(meta).items():
-        if key in _ARRAYS:
+        if key == "labels":
+            value = meta.labels.to_json()
+        elif key in _ARRAYS:
             array = np.asarray(value, np.float64)
             digits = _PRECISION.get(key)
             value = (np.round(array, digits) if digits else array).tolist()
@@ -280,6 +334,7 @@ def meta_from_json(text: str) -> FaceMeta:
     if not isinstance(bridged, bool):
         raise ValueError("field 'bridged' must be true or false")
     fields["bridged"] = bridged
+    fields["labels"] = labels_from(document.get("labels"), fields["size_px"])
     fields["identity_distance"] = (
         None if document.get("identity_distance") is None
         else _number(document, "identity_distance", 0.0, DISTANCE_MAX)
@@ -359,6 +414,15 @@ def _parse(path: Path, data: bytes) -> FaceMeta:
         raise FaceFileError(f"{path} is not a faceweave aligned face: {exc}") from exc
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise FaceFileError(f"{path} has corrupt faceweave metadata: {exc}") from exc
+
+
+def rewrite_face_meta(path: Path, meta: FaceMeta) -> None:
+    """Replace the metadata of the face file at `path` (its pixels untouched), atomically."""
+    try:
+        data = with_text_replaced(_read_bytes(path), meta_to_json(meta))
+    except EmbedError as exc:
+        raise FaceFileError(f"{path} is not a faceweave aligned face: {exc}") from exc
+    write_bytes_atomic(path, data)
 
 
 def read_aligned_face(path: Path) -> tuple[ImageBGR, FaceMeta]:

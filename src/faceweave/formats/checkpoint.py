@@ -15,7 +15,8 @@ The files of one checkpoint (schema CHECKPOINT_SCHEMA, in config.json):
                           torch.load(weights_only=True), which refuses anything but tensors and
                           plain containers
 
-A save serialises everything in memory first, then writes a hidden temporary folder, fsyncs every file, renames it into place and only then
+A save serialises everything in memory first, then writes a hidden temporary folder, fsyncs every
+file, renames it into place and only then
 moves `latest`: a crash, Ctrl-C or full disk at any moment leaves the previous checkpoint intact.
 Loading never falls back silently: a damaged checkpoint is an error that names the file and the
 newest good backup to resume from.

@@ -130,6 +130,24 @@ def jpeg_text(jpeg: bytes) -> str:
     raise EmbedError("no faceweave metadata in this JPEG")
 
 
+def with_text_replaced(data: bytes, text: str) -> bytes:
+    """The same image with its faceweave metadata replaced by `text`; the pixels are not re-encoded."""
+    if data.startswith(PNG_SIGNATURE):
+        kept = [
+            _png_chunk(kind, body) for kind, body, _ in _png_chunks(data)
+            if not (kind == b"iTXt" and body.startswith(KEYWORD + b"\x00"))
+        ]  # fmt: skip
+        return png_with_text(PNG_SIGNATURE + b"".join(kept), text)
+    if data.startswith(b"\xff\xd8"):
+        pos, out = 2, [data[:2]]
+        for marker, body in _jpeg_segments(data):
+            if not (marker == JPEG_APP11 and body.startswith(KEYWORD + b"\x00")):
+                out.append(data[pos : pos + 4 + len(body)])
+            pos += 4 + len(body)
+        return jpeg_with_text(b"".join(out) + data[pos:], text)
+    raise EmbedError("neither a PNG nor a JPEG file")
+
+
 def embedded_text(data: bytes) -> str:
     if data.startswith(PNG_SIGNATURE):
         return png_text(data)

@@ -114,18 +114,18 @@ class Preparer:
         loaded = [read_aligned_face(face.path) for face in faces]
         predicted, learned = predict(self.model, [image for image, _ in loaded], self.resolution, self.device)
         return [
-            self.one(face.meta, crop, swapped, mask)
+            self.one(face.meta, crop, swapped, mask, face.path)
             for face, (crop, _), swapped, mask in zip(faces, loaded, predicted, learned, strict=True)
         ]
 
     def one(self, meta: FaceMeta, crop: npt.NDArray[np.uint8], swapped: npt.NDArray[np.float32],
-            learned: npt.NDArray[np.float32]) -> PreparedFace:  # fmt: skip
+            learned: npt.NDArray[np.float32], path: Path | None = None) -> PreparedFace:  # fmt: skip
         cfg, r, s = self.cfg, self.resolution, meta.size_px
         m = min(s, max(MASK_SIZE_CAP, r))
         dst_small = np.asarray(cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA), np.float32) / 255
         swapped, learned = self.steady(meta.track_id, meta.frame_index, dst_small, swapped, learned)
         inputs = MaskInputs(
-            resize_mask(learned, m), meta.landmarks_crop, m, s, crop, meta.track_id, meta.frame_index
+            resize_mask(learned, m), meta.landmarks_crop, m, s, crop, meta.track_id, meta.frame_index, path
         )
         mask = combined(self.mask_sources, inputs)
         if cfg.keep_mouth:

@@ -22,6 +22,7 @@ from faceweave.errors import UserError
 from faceweave.facemasks import landmark_masks
 from faceweave.formats.aligned import list_face_files, read_aligned_face
 from faceweave.models import to_tensor
+from faceweave.occlusion.labels import read_mask
 from faceweave.quality.features import features
 from faceweave.records import ImageBGR
 from faceweave.train.expressions import express, random_amounts
@@ -61,6 +62,8 @@ def load_faceset(folder: Path, resolution: int, limit: int | None = None, occlus
         faces.append(cv2.resize(image, (resolution, resolution), interpolation=cv2.INTER_AREA))
         scale = resolution / meta.size_px
         hull, feature = landmark_masks(meta.landmarks_crop, resolution, scale)
+        taught = read_mask(path, resolution)  # a user's mask, where `mask apply` wrote one
+        hull = taught if taught is not None else hull
         masks.append(hull)
         feature_masks.append(feature)
         yaw.append(meta.pose.yaw)

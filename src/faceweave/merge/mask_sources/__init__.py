@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -30,6 +31,7 @@ class MaskInputs:
     dst_crop: ImageBGR  # the dst face itself (crop_size px), for sources that look at pixels
     track_id: int = 0
     frame_index: int = 0
+    face_path: Path | None = None  # the dst face file, for sources that read what was stored beside it
 
 
 MaskSource = Callable[[MaskInputs], Mask]

@@ -66,6 +66,22 @@ class Hands(Steadied):
         return visible(self.steady(inputs, occlusion), inputs.size)
 
 
+def _user(inputs: MaskInputs) -> Mask:
+    from faceweave.errors import UserError
+    from faceweave.occlusion.labels import read_mask
+
+    mask = read_mask(inputs.face_path, inputs.size) if inputs.face_path is not None else None
+    if mask is None:
+        where = inputs.face_path or "this face"
+        raise UserError(f"{where} has no user mask: run `faceweave mask apply` on its faceset first")
+    return mask
+
+
+MASKS.add(
+    "xseg",
+    "the mask `faceweave mask apply` wrote for each dst face (taught on your labels, DeepFaceLab's XSeg)",
+    _user, __name__, rank=5,
+)  # fmt: skip
 MASKS.add(
     "occlusion",
     "everything but what covers dst's face (hands, glasses frames, hair, objects), by the occluder "
