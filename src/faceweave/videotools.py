@@ -86,6 +86,10 @@ def run_frames(
     """Decode `video` and write the selected frames as <frame index>.png|jpg into `out_dir`."""
     source = open_frames(video, on_error=config.decode.on_error,
                          image_fps=Fraction(config.decode.image_fps))  # fmt: skip
+    length = getattr(getattr(source, "info", None), "duration_s", None)
+    if length and selection.start_s >= length:
+        raise UserError(f"--start {selection.start_s:g} is at or past the end of {video} ({length:.2f} s); "
+                        "no frame would be written")  # fmt: skip
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

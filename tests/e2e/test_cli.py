@@ -176,3 +176,8 @@ def test_the_damaged_video_hint_works_with_the_command_that_gave_it(
         assert_user_error(failed, "truncated", "--set decode.on_error=skip")
         hinted = run(*command, "--set", "decode.on_error=skip")
         assert "is truncated" not in hinted.output and "no such option" not in hinted.output.lower()
+
+
+def test_frames_starting_past_the_end_is_refused(clip: Path, tmp_path: Path) -> None:
+    assert_user_error(run("frames", clip, tmp_path / "f", "--start", "99"), "past the end")
+    assert not (tmp_path / "f").exists()

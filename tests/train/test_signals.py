@@ -112,7 +112,7 @@ def test_a_second_sigterm_does_not_cut_the_save_short(facesets: Workspace, tmp_p
     os.killpg(run.pid, signal.SIGTERM)  # as systemd and Slurm repeat theirs
     _, err = run.communicate(timeout=120)
     assert run.returncode in (130, 143), err.decode()
-    assert "interrupted: saved iteration" in err.decode()
+    assert "interrupted: saved iteration" in err.decode() and "Traceback" not in err.decode()
     assert load_checkpoint(ws.model).state.iteration == _logged_iterations(ws) >= 30
 
 
@@ -138,3 +138,18 @@ def test_sigterm_to_the_group_stops_a_parallel_extraction(tmp_path: Path) -> Non
     assert "Traceback" not in err.decode()
     assert not list((ws / "data_dst").glob(".aligned.partial-*"))  # nothing half-built is left
     assert not (ws / "data_dst" / "aligned").exists() or not any((ws / "data_dst" / "aligned").iterdir())
+
+
+@pytest.mark.parametrize("delay_s", [0.2, 0.35, 0.5])
+def test_a_signal_while_the_libraries_load_stops_cleanly(
+    facesets: Workspace, tmp_path: Path, delay_s: float
+) -> None:
+    """Interrupted inside `import torch`, a half-made module would break later code: the signal
+    waits for the import to finish, then stops the run as usual."""
+    ws = fresh_workspace(facesets, tmp_path / "ws")
+    run = _start_training(ws)
+    time.sleep(delay_s)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode in (130, 143), err.decode()
+    assert "Traceback" not in err.decode() and "internal error" not in err.decode()

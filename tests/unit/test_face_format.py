@@ -378,6 +378,13 @@ def test_faceset_info_says_what_is_wrong_with_each_file(tmp_path: Path) -> None:
         (lambda d: d.update(frame_width=1, frame_height=1), "'landmarks_frame' lies far outside its 1x1"),
         (lambda d: d.update(landmarks_crop=[[1e6, 0]] * 478), "'landmarks_crop' lies far outside its 64 px"),
         (lambda d: d.update(source="../../../../etc/shadow.mp4"), "'source' must be a file name, not a path"),
+        (lambda d: d.update(source=""), "'source' must be a file name"),
+        (lambda d: d.update(source="a\x1b[31mred.mp4"), "'source' must not hold control characters"),
+        (lambda d: d.update(bbox_xyxy=[6400.0, 10, 6500, 20]), "'bbox_xyxy' lies far outside"),
+        (
+            lambda d: d.update(face_to_frame=[[1.5, 0.1, 64000.0], [-0.1, 1.5, 30.0]]),
+            "'face_to_frame' places the crop",
+        ),
     ],
 )
 def test_fields_that_disagree_with_each_other_are_refused(

@@ -49,7 +49,7 @@ class Number(click.ParamType[float]):
         except (TypeError, ValueError, OverflowError):
             self.fail(f"{value!r} is not {'a whole number' if self.integer else 'a number'}", param, ctx)
         if not math.isfinite(number) or not self.lo <= number <= self.hi:
-            self.fail(f"{value!r} is not a finite number from {self.lo:g} to {self.hi:g}", param, ctx)
+            self.fail(f"{value!r}: give a finite number from {self.lo:g} to {self.hi:g}", param, ctx)
         return number
 
 

@@ -7,8 +7,10 @@ Exit codes: 0 ok, 2 bad input or config (one sentence, no traceback), 1 internal
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 import traceback
 from types import FrameType
 from typing import Any
@@ -41,6 +43,15 @@ def _disk_failure(exc: Exception) -> UserError | None:
     if isinstance(exc, OSError) and exc.filename is not None and is_write_failure(exc):
         return write_error(user_path(exc.filename), exc)
     return None
+
+
+def _quiet_opencv(verbose: bool) -> None:
+    """OpenCV warns on stderr about damaged images that faceweave then reports in its own words."""
+    if verbose:
+        return
+    import cv2
+
+    cv2.setLogLevel(2)  # errors only
 
 
 class FaceweaveGroup(click.Group):
@@ -85,6 +96,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"quiet": quiet, "verbose": verbose}
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _quiet_opencv(verbose)
     if not verbose:  # torch logs cache statistics at INFO when it exits; that is not ours to print
         logging.getLogger("torch").setLevel(logging.WARNING)
 
@@ -93,12 +105,32 @@ for module in (init, extract, faceset, mask, train, merge, evaluate, run, verify
     cli.add_command(module.command)
 
 
+def _importing(frame: FrameType | None) -> bool:
+    """Whether Python is importing a module where the signal arrived."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """Stop signals after the first: ignored, by a handler rather than SIG_IGN, so a signal already
+    pending when the first was handled is not reported as a race by Python."""
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so unfinished outputs are removed and
-    # training saves. Once: a second signal (systemd and Slurm repeat theirs) must not cut the
-    # save short, so from now on both are ignored; SIGKILL still ends the process at once.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # training saves.
+    if _importing(frame):
+        # An exception raised inside an import (numpy, torch) leaves the module half made, and later
+        # code fails in odd ways: the signal is delivered again once the import is over.
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
+    # Once: a second signal (systemd and Slurm repeat theirs) must not cut the save short, so from
+    # now on both are ignored; SIGKILL still ends the process at once.
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, _ignore)
     raise KeyboardInterrupt
 
 

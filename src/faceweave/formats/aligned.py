@@ -353,9 +353,17 @@ def _check_consistent(fields: dict[str, Any]) -> None:
             raise ValueError(f"field {key!r} lies far outside its {w}x{h} frame")
     if not ((fields["landmarks_crop"] >= -size) & (fields["landmarks_crop"] <= 2 * size)).all():
         raise ValueError(f"field 'landmarks_crop' lies far outside its {size} px crop")
+    x0, y0, x1, y1 = fields["bbox_xyxy"]
+    if x1 < -w or x0 > 2 * w or y1 < -h or y0 > 2 * h:
+        raise ValueError(f"field 'bbox_xyxy' lies far outside its {w}x{h} frame")
+    centre = fields["face_to_frame"] @ np.array([size / 2, size / 2, 1.0])
+    if not (-w <= centre[0] <= 2 * w and -h <= centre[1] <= 2 * h):
+        raise ValueError(f"field 'face_to_frame' places the crop far outside its {w}x{h} frame")
     source = fields["source"]
-    if "/" in source or "\\" in source or source in (".", ".."):
+    if not source or "/" in source or "\\" in source or source in (".", ".."):
         raise ValueError("field 'source' must be a file name, not a path")
+    if any(ord(c) < 32 or ord(c) == 127 for c in source):
+        raise ValueError("field 'source' must not hold control characters")
 
 
 def encode_face(crop: ImageBGR, meta: FaceMeta, fmt: str, jpeg_quality: int = 95) -> bytes:

@@ -320,6 +320,8 @@ def _fit(session: Session, say: Say) -> float:
         seed=cfg.seed,
     )
     stream = stream_settings(cfg, session.dist.rank)
+    if cfg.iterations and state.iteration >= cfg.iterations:
+        say(f"the model is already at iteration {state.iteration}, past {cfg.iterations}: nothing to train")
     say(
         f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if session.bf16 else ''}, "
         f"batch {cfg.batch_size} per side"
