@@ -17,8 +17,9 @@ from faceweave.assets import load_sample_face
 from faceweave.color import transfer
 from faceweave.detectors import open_detector
 from faceweave.extract.run import run_extract
-from faceweave.formats.aligned import FaceMeta, list_face_files, read_aligned_face
+from faceweave.formats.aligned import FaceMeta, list_face_files, read_aligned_face, write_aligned_face
 from faceweave.merge.mask_sources import MaskInputs, open_sources
+from faceweave.occlusion.labels import write_mask
 from faceweave.records import ImageBGR
 from faceweave.registries import BLENDS, COLORS, DETECTORS, MASKS
 from faceweave.workspace import Workspace
@@ -56,11 +57,13 @@ def test_blend_modes_leave_the_frame_outside_the_mask(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MASKS.names())
-def test_mask_sources_give_a_mask_of_the_asked_size(name: str) -> None:
+def test_mask_sources_give_a_mask_of_the_asked_size(name: str, tmp_path: Path) -> None:
     image, meta = face_file()
+    path = write_aligned_face(tmp_path, image, meta)
+    write_mask(path, np.full((meta.size_px, meta.size_px), 0.9, np.float32))  # as `mask apply` would
     learned = np.full((96, 96), 0.8, np.float32)
     source = open_sources(name)[0]
-    mask = source(MaskInputs(learned, meta.landmarks_crop, 96, meta.size_px, image))
+    mask = source(MaskInputs(learned, meta.landmarks_crop, 96, meta.size_px, image, 0, 0, path))
     assert mask.shape == (96, 96) and mask.dtype == np.float32
     assert np.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1 and mask.max() > 0
 
