@@ -26,16 +26,21 @@ from faceweave.extract.transform import frame_to_face
 from faceweave.occlusion.segmenter import ASSET, INPUT_PX, WIDTHS, OccluderNet
 from faceweave.occlusion.synth import KINDS, composite, degrade, random_occluder
 from faceweave.pseudovideo import Expression, FacePuppet
+from faceweave.records import as_image
 
 FACES = Path(__file__).resolve().parent / "faces"
-HELD_OUT = ("SFHQ_pt1_00000161.jpg", "SFHQ_pt2_00000916.jpg", "SFHQ_pt1_00002921.jpg", "SFHQ_pt2_00001264.jpg")
+HELD_OUT = (
+    "SFHQ_pt1_00000161.jpg",
+    "SFHQ_pt2_00000916.jpg",
+    "SFHQ_pt1_00002921.jpg",
+    "SFHQ_pt2_00001264.jpg",
+)
 CROP = 128  # crops are cut larger and resized to INPUT_PX when batched, as at inference
 
 
 def aligned_variants(path: Path, rng: np.random.Generator, count: int) -> list[npt.NDArray[np.float32]]:
     """`count` aligned full-face crops of one portrait: random expressions, small pose and scale jitter."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    puppet = FacePuppet.from_image(image)
+    puppet = FacePuppet.from_image(as_image(cv2.imread(str(path), cv2.IMREAD_COLOR)))
     crops = []
     for _ in range(count):
         expression = Expression(*rng.uniform(0, 1, 4) * np.array([0.8, 1.0, 0.8, 0.8]))
@@ -43,7 +48,7 @@ def aligned_variants(path: Path, rng: np.random.Generator, count: int) -> list[n
         marks = puppet.landmarks_for(expression)
         matrix = frame_to_face(np.column_stack([marks, np.zeros(len(marks))]), "full", CROP)
         angle, scale = rng.normal(0, 6), math.exp(rng.normal(0, 0.06))
-        jitter = cv2.getRotationMatrix2D((CROP / 2, CROP / 2), angle, scale)
+        jitter = np.asarray(cv2.getRotationMatrix2D((CROP / 2, CROP / 2), angle, scale), np.float64)
         jitter[:, 2] += rng.normal(0, CROP * 0.03, 2)
         full = np.vstack([matrix, [0, 0, 1]])
         crop = cv2.warpAffine(rendered, (np.vstack([jitter, [0, 0, 1]]) @ full)[:2], (CROP, CROP),
@@ -52,7 +57,10 @@ def aligned_variants(path: Path, rng: np.random.Generator, count: int) -> list[n
     return crops
 
 
-def sample(faces: list[npt.NDArray[np.float32]], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+Pair = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+def sample(faces: list[npt.NDArray[np.float32]], rng: np.random.Generator) -> Pair:
     face = faces[int(rng.integers(len(faces)))]
     if rng.random() < 0.5:
         face = face[:, ::-1]
@@ -66,11 +74,15 @@ def sample(faces: list[npt.NDArray[np.float32]], rng: np.random.Generator) -> tu
     return degrade(image, rng), alpha
 
 
-def batch(faces: list[npt.NDArray[np.float32]], rng: np.random.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(
+    faces: list[npt.NDArray[np.float32]], rng: np.random.Generator, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     images, alphas = zip(*(sample(faces, rng) for _ in range(size)), strict=True)
     x = np.stack([cv2.resize(i, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA) for i in images])
     y = np.stack([cv2.resize(a, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA) for a in alphas])
-    return torch.from_numpy(np.ascontiguousarray(x[..., ::-1])).permute(0, 3, 1, 2), torch.from_numpy(y)[:, None]
+    return torch.from_numpy(np.ascontiguousarray(x[..., ::-1])).permute(0, 3, 1, 2), torch.from_numpy(y)[
+        :, None
+    ]
 
 
 def loss_of(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -112,7 +124,9 @@ def evaluate(net: OccluderNet, faces: list[npt.NDArray[np.float32]], seed: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=24)
@@ -122,10 +136,14 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     paths = sorted(FACES.glob("*.jpg"))
-    train_faces, held_faces = [], []
+    train_faces: list[npt.NDArray[np.float32]] = []
+    held_faces: list[npt.NDArray[np.float32]] = []
     for path in paths:
-        (held_faces if path.name in HELD_OUT else train_faces).extend(aligned_variants(path, rng, args.variants))
-    print(f"{len(train_faces)} training crops from {len(paths) - len(HELD_OUT)} portraits, {len(held_faces)} held out")
+        (held_faces if path.name in HELD_OUT else train_faces).extend(
+            aligned_variants(path, rng, args.variants)
+        )
+    print(f"{len(train_faces)} training crops from {len(paths) - len(HELD_OUT)} portraits, "
+          f"{len(held_faces)} held out")  # fmt: skip
     net = OccluderNet(WIDTHS)
     optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     start, step = time.monotonic(), 0
@@ -137,17 +155,21 @@ def main() -> None:
             group["lr"] = 3e-3 * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))  # cosine to zero
         loss = loss_of(net(x), y)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         step += 1
         if step % 100 == 0:
-            print(f"step {step}  loss {float(loss):.4f}  {step / (time.monotonic() - start):.1f} steps/s", flush=True)
+            print(
+                f"step {step}  loss {float(loss):.4f}  {step / (time.monotonic() - start):.1f} steps/s",
+                flush=True,
+            )
     scores = evaluate(net, held_faces, args.seed)
     print("held-out IoU:", scores)
     weights = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     save_file(weights, str(args.out))
-    info = {"widths": list(WIDTHS), "input_px": INPUT_PX, "steps": step, "batch": args.batch, "seed": args.seed,
-            "minutes": args.minutes, "held_out_portraits": list(HELD_OUT), "held_out_iou": scores}  # fmt: skip
+    info = {"widths": list(WIDTHS), "input_px": INPUT_PX, "steps": step, "batch": args.batch,
+            "seed": args.seed, "minutes": args.minutes, "held_out_portraits": list(HELD_OUT),
+            "held_out_iou": scores}  # fmt: skip
     args.out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 
