@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from faceweave.cli.common import build_config, config_options, info, print_eval, progress, workspace_option
+from faceweave.cli.common import (
+    build_config,
+    config_flag,
+    config_options,
+    flag_overrides,
+    info,
+    print_eval,
+    progress,
+    workspace_option,
+)  # fmt: skip
 
 
 @click.command("eval")
@@ -31,7 +41,7 @@ from faceweave.cli.common import build_config, config_options, info, print_eval,
     type=click.Path(path_type=Path),
     help="A pseudo-video's true expression per frame (JSON), scored against too.",
 )
-@click.option("--identity-every", type=int, help="Identity on every k-th frame (0: about 30 samples).")
+@config_flag("eval.identity_every", "--identity-every")
 @config_options
 def command(
     workspace: Path,
@@ -40,10 +50,10 @@ def command(
     src: tuple[Path, ...],
     out_dir: Path | None,
     truth: Path | None,
-    identity_every: int | None,
     config_path: Path | None,
     preset: str | None,
     set_: tuple[str, ...],
+    **flags: Any,
 ) -> None:
     """Score a swap: frame i of the result against frame i of dst, faces matched per track.
 
@@ -54,7 +64,7 @@ def command(
 
     ws = Workspace(workspace)
     config_file = config_path or (ws.config if ws.config.is_file() else None)
-    config = build_config(config_file, preset, set_, {"eval": {"identity_every": identity_every}})
+    config = build_config(config_file, preset, set_, flag_overrides(flags))
     inputs = workspace_inputs(ws, result, dst, src, out_dir, truth)
     check_pair(inputs.result, inputs.dst)
     with progress(probe_video(inputs.dst).frame_count, "eval") as tick:
