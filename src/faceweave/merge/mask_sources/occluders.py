@@ -32,6 +32,23 @@ class Steadied:
         return occlusion
 
 
+def _occlusion_of(inputs: MaskInputs) -> Mask:
+    """The segmenter's occlusion map of this face, computed once even when two sources ask for it
+    (`occlusion*hands`): the last answer is kept for the face it was computed on."""
+    from faceweave.occlusion.segmenter import shipped_segmenter
+
+    key = (inputs.track_id, inputs.frame_index, id(inputs.dst_crop))
+    cached = _last_answer.get("occlusion")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    occlusion = np.asarray(shipped_segmenter().occlusion([inputs.dst_crop])[0], np.float32)
+    _last_answer["occlusion"] = (key, occlusion)
+    return occlusion
+
+
+_last_answer: dict[str, tuple[tuple[int, int, int], Mask]] = {}
+
+
 class Occlusion(Steadied):
     """1 where nothing covers the face, by the shipped occluder segmenter."""
 
@@ -42,8 +59,7 @@ class Occlusion(Steadied):
         self.segmenter = shipped_segmenter()
 
     def __call__(self, inputs: MaskInputs) -> Mask:
-        occlusion = self.segmenter.occlusion([inputs.dst_crop])[0]
-        return visible(self.steady(inputs, occlusion), inputs.size)
+        return visible(self.steady(inputs, _occlusion_of(inputs)), inputs.size)
 
 
 class Hands(Steadied):
@@ -59,18 +75,16 @@ class Hands(Steadied):
 
     def __init__(self) -> None:
         from faceweave.occlusion.hands import HandFinder
-        from faceweave.occlusion.segmenter import shipped_segmenter
 
         super().__init__()
         self.finder = HandFinder()
-        self.segmenter = shipped_segmenter()
         self.seen: dict[int, int] = {}  # track -> last frame with a hand
 
     def __call__(self, inputs: MaskInputs) -> Mask:
         from faceweave.occlusion.hands import hand_mask
 
         side = self.SEARCH_PX
-        covered = float((self.segmenter.occlusion([inputs.dst_crop])[0] >= 0.5).mean())
+        covered = float((_occlusion_of(inputs) >= 0.5).mean())
         recent = self.seen.get(inputs.track_id, -10) >= inputs.frame_index - 1
         if covered < self.TRIGGER and not recent:
             occlusion = np.zeros((side, side), np.float32)
