@@ -19,6 +19,7 @@ from typing import Any
 
 from faceweave.atomic import write_text_atomic
 from faceweave.errors import UserError
+from faceweave.formats.jsonfile import read_json
 
 SUMMARY_NAME = "extract.json"
 SUMMARY_SCHEMA = 2
@@ -68,14 +69,8 @@ def _count(document: dict[str, Any], key: str, path: Path, default: int | None =
 
 def read_summary(path: Path) -> ExtractSummary:
     """The summary at `path`, checked field by field; SummaryError names the file and the field."""
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise SummaryError(f"{path} is larger than an extraction summary can be")
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SummaryError(f"{path} is missing: run `faceweave extract` first") from exc
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SummaryError(f"{path} cannot be read as an extraction summary ({type(exc).__name__})") from exc
+    missing = "is missing: run `faceweave extract` first"
+    document = read_json(path, MAX_BYTES, "an extraction summary", missing, SummaryError)
     if not isinstance(document, dict):
         raise SummaryError(f"{path} is not a JSON object")
     version = document.get("schema_version", 1)

@@ -8,7 +8,6 @@ Masks live in `<faceset>/_masks/<face file stem>.png` (8-bit, 255 = face), writt
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from faceweave.formats.aligned import (
     read_face_meta,
     rewrite_face_meta,
 )
+from faceweave.formats.jsonfile import read_json
 from faceweave.geometry import apply, compose, invert
 
 MASKS_DIR = "_masks"
@@ -68,16 +68,9 @@ def write_mask(face: Path, mask: npt.NDArray[np.float32]) -> None:
 
 def labels_from_json(path: Path) -> dict[str, Any]:
     """{"faces": {"000012_0.png": {"include": [[[x, y], ...]], "exclude": [...]}, ...}}."""
-    try:
-        if path.stat().st_size > LABEL_FILE_MAX_BYTES:
-            raise UserError(f"{path} is larger than a label file can be")
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UserError(f"{path} does not exist") from exc
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UserError(
-            f"{path} is not a label file (JSON with a 'faces' table): {type(exc).__name__}"
-        ) from exc
+    document = read_json(
+        path, LABEL_FILE_MAX_BYTES, "a label file (JSON with a 'faces' table)", "does not exist"
+    )
     faces = document.get("faces") if isinstance(document, dict) else None
     if not isinstance(faces, dict):
         raise UserError(f"{path} has no 'faces' table naming face files and their polygons")
