@@ -239,6 +239,33 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class FacesetConfig:
+    """How `faceweave faceset clean` and `coverage` judge faces (`sort` takes only its flags)."""
+
+    min_size: float = opt(40.0, "clean: a face whose box in its frame is smaller (px, side) is rejected",
+                          lo=0, hi=65536)  # fmt: skip
+    min_score: float = opt(0.5, "clean: a face the detector scored lower is rejected", lo=0, hi=1)
+    blur: float = opt(
+        0.25, "clean: a face less sharp than this share of the faceset's median sharpness "
+        "(variance of the Laplacian) is rejected; 0 keeps all", lo=0, hi=1,
+    )  # fmt: skip
+    identity: float = opt(
+        0.6, "clean: a face further than this dlib distance from the reference, or from the faceset's "
+        "own main identity, is rejected (0.6: dlib's same-person threshold); 0 keeps all", lo=0, hi=2,
+    )  # fmt: skip
+    duplicate_bits: int = opt(
+        2, "clean and combine: faces whose 64-bit perceptual hashes differ in at most this many bits "
+        "are duplicates, and only the sharpest stays; -1 keeps all", lo=-1, hi=15,
+    )  # fmt: skip
+    pose_deg: float = opt(
+        10.0, "coverage: a dst face's pose is covered when src has a face within this many degrees "
+        "of yaw and of pitch", lo=1, hi=90,
+    )  # fmt: skip
+    workers: int = opt(2, "processes that measure faces (decode, sharpness, identity) for the cache",
+                       lo=1, hi=64)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -247,6 +274,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     merge: MergeConfig = field(default_factory=MergeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    faceset: FacesetConfig = field(default_factory=FacesetConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

@@ -92,6 +92,8 @@ def run_pipeline(
     say("merging the swapped faces into every dst frame ...")
     merged = run_merge(config, ws)
     say(f"merged {merged.frames} frames ({merged.frames_with_faces} with faces) in {merged.seconds:.1f} s")
+    if merged.set_aside:
+        say(f"{merged.set_aside} dst face(s) in {ws.dst_aligned / '_rejected'}/ were not swapped")
     evaluation = evaluate(config, ws, say)
     middle = _middle_face_frame(ws)
     captions = comparison_captions(evaluation) if evaluation else []

@@ -8,6 +8,7 @@ registry's plugins as an option's choices without loading a model, a detector or
 | `MASKS` | `MaskSource`: mask inputs -> mask | `faceweave.merge.mask_sources` |
 | `COLORS` | `ColorTransfer` | `faceweave.color` |
 | `BLENDS` | `BlendMode` | `faceweave.merge.blends` |
+| `SORTS` | `SortMethod`: faceset statistics -> order | `faceweave.faceset.sorts` |
 
 See docs/extending.md for one example of each.
 """
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from faceweave.color import ColorTransfer
     from faceweave.detectors import DetectorFactory
+    from faceweave.faceset.sorts import SortMethod
     from faceweave.merge.blends import BlendMode
     from faceweave.merge.mask_sources import MaskPlugin
 
@@ -31,3 +33,4 @@ DETECTORS: Registry[DetectorFactory] = Registry("face detector", "faceweave.dete
 MASKS: Registry[MaskPlugin] = Registry("mask source", "faceweave.merge.mask_sources")
 COLORS: Registry[ColorTransfer] = Registry("colour transfer", "faceweave.color")
 BLENDS: Registry[BlendMode] = Registry("blend mode", "faceweave.merge.blends")
+SORTS: Registry[SortMethod] = Registry("sort method", "faceweave.faceset.sorts")

@@ -1,15 +1,28 @@
-"""`faceweave faceset ...`: inspect a faceset."""
+"""`faceweave faceset ...`: inspect, sort, clean, restore, combine and compare facesets."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+
+from faceweave.cli.common import (
+    DeclaredChoice,
+    Number,
+    config_flag,
+    config_options,
+    info,
+    is_quiet,
+    warn,
+)
+from faceweave.plugins import Choices
+from faceweave.registries import SORTS
 
 
 @click.group("faceset")
 def command() -> None:
-    """Inspect facesets (folders of aligned faces)."""
+    """Inspect, sort, clean and combine facesets (folders of aligned faces)."""
 
 
 @command.command("info")
@@ -45,3 +58,159 @@ def info_command(folder: Path, decode: bool) -> None:
         )
     if info.summary_problem:
         click.echo(f"  extraction summary: {shown(info.summary_problem, REASON_MAX_CHARS)}")
+
+
+def _faceset_config(config_path: Path | None, preset: str | None, set_: tuple[str, ...],
+                    options: dict[str, Any]) -> Any:  # fmt: skip
+    from faceweave.cli.common import build_config, flag_overrides
+
+    return build_config(config_path, preset, set_, flag_overrides(options))
+
+
+def _measuring(done: int, total: int) -> None:
+    """A one-line counter on stderr while faces are measured for the statistics cache."""
+    if is_quiet() or total < 200:
+        return
+    step = max(total // 20, 1)
+    if done == total or done % step < max(1, min(step, 64)):
+        click.echo(f"\r  measured {done}/{total} faces", err=True, nl=done == total)
+
+
+_references = click.option(
+    "--reference", "references", multiple=True, type=click.Path(path_type=Path), metavar="IMAGE",
+    help="A picture of the wanted person (repeatable); identity is measured against it instead of "
+    "the faceset's own main identity.",
+)  # fmt: skip
+_workers = config_flag("faceset.workers", "--workers")
+
+
+@command.command("sort")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--by", "method", type=DeclaredChoice(Choices(SORTS)), help="The sort method.")
+@click.option("--count", type=Number(1, 10_000_000, integer=True),
+              help="best: keep this many faces; the others move to FOLDER/_rejected/best/.")  # fmt: skip
+@_references
+@click.option("--reverse", is_flag=True, help="Reverse the order (the worst first).")
+@click.option("--undo", is_flag=True, help="Undo the last sort of FOLDER (repeat to undo earlier ones).")
+@_workers
+@config_options
+def sort_command(folder: Path, method: str | None, count: float | None, references: tuple[Path, ...],
+                 reverse: bool, undo: bool, config_path: Path | None, preset: str | None,
+                 set_: tuple[str, ...], **options: Any) -> None:  # fmt: skip
+    """Rename the faces of FOLDER into the order of a sort method (`00000-000123_0.png`, ...).
+    Metadata is untouched, each face's mask moves with it, and every sort is logged in
+    FOLDER/_sort_log.json so that --undo can reverse it."""
+    from faceweave.faceset.moves import undo_last
+    from faceweave.faceset.sort import run_sort
+
+    if undo:
+        if method or count or references or reverse:
+            raise click.UsageError("--undo takes no other option")
+        what, back, left = undo_last(folder)
+        click.echo(
+            f"undid the {what}: {back} file(s) renamed back" + (f", {left} no longer there" if left else "")
+        )
+        return
+    if method is None:
+        raise click.UsageError("give --by METHOD (or --undo)")
+    cfg = _faceset_config(config_path, preset, set_, options).faceset
+    report = run_sort(folder, method, cfg, references, None if count is None else int(count), reverse, info,
+                      _measuring)  # fmt: skip
+    click.echo(f"sorted {report.faces} faces of {folder} by {method}: " + ", ".join(report.first)
+               + (" ..." if report.faces > len(report.first) else ""))  # fmt: skip
+    if report.set_aside:
+        click.echo(f"  {report.set_aside} face(s) moved to {folder / '_rejected' / method}")
+
+
+def _clean_flags(func: Any) -> Any:
+    for key, flag in reversed((("faceset.min_size", "--min-size"), ("faceset.min_score", "--min-score"),
+                               ("faceset.blur", "--blur"), ("faceset.identity", "--identity"),
+                               ("faceset.duplicate_bits", "--duplicate-bits"))):  # fmt: skip
+        func = config_flag(key, flag)(func)
+    return func
+
+
+@command.command("clean")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="List what would move; move nothing.")
+@_references
+@_clean_flags
+@_workers
+@config_options
+def clean_command(folder: Path, dry_run: bool, references: tuple[Path, ...], config_path: Path | None,
+                  preset: str | None, set_: tuple[str, ...], **options: Any) -> None:  # fmt: skip
+    """Move faces below the thresholds (damaged, small, low detector score, blurry, another
+    person, near-duplicate) into FOLDER/_rejected/<reason>/. Nothing is deleted; `faceset restore`
+    brings them back."""
+    from collections import Counter
+
+    from faceweave.faceset.clean import REASONS, run_clean
+    from faceweave.faceset.info import shown
+
+    cfg = _faceset_config(config_path, preset, set_, options).faceset
+    report = run_clean(folder, cfg, references, dry_run, info, _measuring)
+    for rejection in report.rejections:
+        if dry_run or not is_quiet():
+            click.echo(f"  {rejection.reason:9} {shown(rejection.name)}: {shown(rejection.detail)}")
+    counts = Counter(r.reason for r in report.rejections)
+    listed = ", ".join(f"{counts[r]} {r}" for r in REASONS if counts[r]) or "none"
+    verb = "would move" if dry_run else "moved"
+    click.echo(f"{folder}: {len(report.rejections)} of {report.faces + counts['damaged']} face(s) {verb} "
+               f"to _rejected/ ({listed})")  # fmt: skip
+
+
+@command.command("restore")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--reason", "reasons", multiple=True, metavar="REASON",
+              help="Only the faces set aside for this reason (repeatable; default: all).")  # fmt: skip
+def restore_command(folder: Path, reasons: tuple[str, ...]) -> None:
+    """Bring the faces of FOLDER/_rejected/ back into FOLDER, byte for byte."""
+    from faceweave.faceset.clean import restore
+
+    result = restore(folder, reasons)
+    click.echo(f"restored {result.restored} face(s) into {folder}")
+    if result.left:
+        warn(f"{len(result.left)} face(s) stay in _rejected/: a face of the same name is in {folder} "
+             f"({', '.join(result.left[:3])}{' ...' if len(result.left) > 3 else ''})")  # fmt: skip
+
+
+@command.command("combine")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The new faceset folder.")
+@config_options
+def combine_command(sources: tuple[Path, ...], out: Path, config_path: Path | None, preset: str | None,
+                    set_: tuple[str, ...]) -> None:  # fmt: skip
+    """Build one faceset from SOURCES: videos, photo folders and facesets (videos and photos are
+    extracted with the [extract] options). Face names start with their source's tag, combine.json
+    maps the tags to the sources, and duplicates across sources are folded."""
+    from faceweave.faceset.combine import run_combine
+
+    config = _faceset_config(config_path, preset, set_, {})
+    report = run_combine(config, sources, out, info)
+    for source in report.sources:
+        click.echo(f"  {source.tag}: {source.faces} face(s) from {source.kind} {source.path}")
+    click.echo(
+        f"{out}: {report.faces} face(s); {report.folded} duplicate(s) folded into _rejected/duplicate/"
+    )
+
+
+@command.command("coverage")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder for coverage.png and coverage.json.")  # fmt: skip
+@config_flag("faceset.pose_deg", "--pose-deg")
+@_workers
+@config_options
+def coverage_command(src: Path, dst: Path, out: Path, config_path: Path | None, preset: str | None,
+                     set_: tuple[str, ...], **options: Any) -> None:  # fmt: skip
+    """Which poses and expressions of the DST faceset the SRC faceset lacks: coverage.png (yaw x
+    pitch, mouth x eyes), coverage.json and a summary naming the dst frames."""
+    from faceweave.faceset.coverage import run_coverage
+
+    config = _faceset_config(config_path, preset, set_, options)
+    result = run_coverage(src, dst, config.faceset.pose_deg, out, config.train.expression_aug > 0,
+                          config.faceset.workers)  # fmt: skip
+    for line in result.lines():
+        click.echo(line)
+    click.echo(f"picture: {out / 'coverage.png'}")

@@ -14,6 +14,7 @@ from faceweave.cli.common import (
     flag_overrides,
     info,
     progress,
+    warn,
     workspace_option,
 )  # fmt: skip
 
@@ -68,6 +69,9 @@ def command(
         f"{report.seconds:.1f} s ({report.frames / max(report.seconds, 1e-9):.1f} frames/s); "
         f"audio {report.audio}"
     )
+    if report.set_aside:
+        warn(f"{report.set_aside} dst face(s) wait in {ws.dst_aligned / '_rejected'}/ and were not swapped; "
+             "`faceweave faceset restore` brings them back")  # fmt: skip
     if report.dump_dir:
         info(f"merged frames in {report.dump_dir}/")
     click.echo(str(report.result))

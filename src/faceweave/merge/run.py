@@ -18,6 +18,7 @@ import torch
 from faceweave.atomic import discard, temp_path_for, write_bytes_atomic
 from faceweave.config import Config, MergeConfig
 from faceweave.errors import UserError
+from faceweave.faceset.moves import set_aside_faces
 from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.formats.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.formats.summary import read_summary, summary_path
@@ -53,6 +54,7 @@ class MergeReport:
     audio: str
     dump_dir: Path | None
     watermark: int  # the payload every merged face carries
+    set_aside: int = 0  # dst faces in the faceset's _rejected/: their frames keep dst's own face
 
 
 def parse_tracks(text: str) -> set[int] | None:
@@ -256,7 +258,8 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
     finally:
         discard(unsigned)
     return MergeReport(ws.result, count, with_faces, len(faces), time.monotonic() - start, encoded.audio,
-                       dump_dirs[0] if dump_dirs else None, payload)  # fmt: skip
+                       dump_dirs[0] if dump_dirs else None, payload,
+                       set_aside_faces(ws.dst_aligned))  # fmt: skip
 
 
 def _advance(prepared: Iterator[tuple[int, list[PreparedFace]]]) -> tuple[int, list[PreparedFace]] | None:

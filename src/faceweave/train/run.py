@@ -16,6 +16,7 @@ from faceweave.atomic import write_text_atomic
 from faceweave.childproc import signals_held
 from faceweave.config import Config, TrainConfig
 from faceweave.errors import UserError
+from faceweave.faceset.moves import set_aside_faces
 from faceweave.formats.checkpoint import (
     TrainState,
     checkpoint_name,
@@ -24,7 +25,6 @@ from faceweave.formats.checkpoint import (
     save_checkpoint,
 )
 from faceweave.models import FaceSwapModel, ModelConfig, build_model, to_tensor
-from faceweave.train.coverage import coverage_gaps
 from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
@@ -223,7 +223,7 @@ def run_train(
     cfg = config.train
     dist = init_distributed(cfg)
     try:
-        return _train(cfg, ws, dist, resume_from, say if dist.main else (lambda _: None))
+        return _train(cfg, ws, dist, resume_from, say if dist.main else _silent, config.faceset.pose_deg)
     finally:
         if dist.world > 1:
             torch.distributed.destroy_process_group()
@@ -246,25 +246,31 @@ class Session:
     start_iteration: int
 
 
+def _silent(_: str) -> None:
+    pass
+
+
 def _train(
-    cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say
+    cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say, pose_deg: float
 ) -> TrainReport:
-    session = _open(cfg, ws, dist, resume_from, say)
+    session = _open(cfg, ws, dist, resume_from, say, pose_deg)
     seconds = _fit(session, say)
     return _report(session, seconds)
 
 
-def _facesets(cfg: TrainConfig, ws: Workspace, dist: Distributed, say: Say) -> tuple[Faceset, Faceset]:
+def _facesets(
+    cfg: TrainConfig, ws: Workspace, dist: Distributed, say: Say, pose_deg: float
+) -> tuple[Faceset, Faceset]:
     src = load_faceset(ws.src_aligned, cfg.resolution, occlusion=cfg.occlusion_mask)
     dst = load_faceset(ws.dst_aligned, cfg.resolution, occlusion=cfg.occlusion_mask)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
+    for side, folder in (("src", ws.src_aligned), ("dst", ws.dst_aligned)):
+        aside = set_aside_faces(folder)
+        if aside:
+            say(f"{side}: {aside} face(s) in {folder / '_rejected'}/ are not trained on (`faceset restore`)")
     ws.model.mkdir(parents=True, exist_ok=True)
-    gaps = coverage_gaps(src, dst, augmenting=cfg.expression_aug > 0)
-    for gap in gaps:
-        say(f"src lacks: {gap.sentence}")
     if dist.main:
-        shares = {f"dst_beyond_src_{g.measure}": round(g.share, 3) for g in gaps}
-        append_log(ws.model / LOG_NAME, {"event": "coverage", "time": round(time.time(), 1), **shares})
+        _say_coverage(cfg, ws, pose_deg, say)
     if src.face_type != dst.face_type:
         raise UserError(
             f"src faces are {src.face_type} crops and dst faces are {dst.face_type}; "
@@ -273,10 +279,23 @@ def _facesets(cfg: TrainConfig, ws: Workspace, dist: Distributed, say: Say) -> t
     return src, dst
 
 
-def _open(cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say) -> Session:
+def _say_coverage(cfg: TrainConfig, ws: Workspace, pose_deg: float, say: Say) -> None:
+    """What dst does that src never shows (`faceweave faceset coverage`'s summary), said and logged."""
+    from faceweave.faceset.coverage import run_coverage
+
+    result = run_coverage(ws.src_aligned, ws.dst_aligned, pose_deg, augmenting=cfg.expression_aug > 0)
+    for line in result.lines() if result.gaps else []:
+        say(f"src lacks: {line}")
+    shares = {f"dst_beyond_src_{g.measure}": round(g.share, 3) for g in result.gaps}
+    append_log(ws.model / LOG_NAME, {"event": "coverage", "time": round(time.time(), 1), **shares})
+
+
+def _open(
+    cfg: TrainConfig, ws: Workspace, dist: Distributed, resume_from: Path | None, say: Say, pose_deg: float
+) -> Session:
     """Facesets in memory, the model fresh or resumed on its device, and a first checkpoint."""
     device = pick_device(cfg, dist)
-    src, dst = _facesets(cfg, ws, dist, say)
+    src, dst = _facesets(cfg, ws, dist, say, pose_deg)
     model, optimizer, state, resumed = _open_model(ws, cfg, resume_from, say)
     if state.face_type and state.face_type != src.face_type:
         raise UserError(

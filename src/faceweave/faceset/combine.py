@@ -1,0 +1,146 @@
+"""`faceset combine`: several src sources (videos, photo folders, facesets) into one new faceset.
+
+Each face keeps its origin: its metadata names its source file and frame as extraction wrote them,
+its name starts with its input's tag (`s2_000345_0.png`), and `combine.json` maps each tag to its
+input. Faces of different inputs whose perceptual hashes differ in at most `faceset.duplicate_bits` bits
+are folded:
+the sharpest stays, the others wait in `_rejected/duplicate/` (`faceset restore` brings them in).
+The new faceset is built in a hidden folder beside OUT and appears whole, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from faceweave.atomic import discard, write_text_atomic
+from faceweave.config import Config
+from faceweave.errors import UserError
+from faceweave.faceset.clean import Rejection, alike_measures, duplicate_of, move_rejected
+from faceweave.faceset.moves import base_name
+from faceweave.faceset.stats import check_faceset, faceset_stats
+from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
+from faceweave.occlusion.labels import mask_path
+
+Say = Callable[[str], None]
+MANIFEST = "combine.json"
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    kind: str  # faceset | video | images
+    tag: str
+    faces: int = 0
+
+
+@dataclass(frozen=True)
+class CombineReport:
+    out: Path
+    sources: list[Source]
+    faces: int
+    folded: int
+
+
+def source_kind(path: Path) -> str:
+    if path.is_file():
+        return "video"
+    if not path.is_dir():
+        raise UserError(f"{path} does not exist")
+    faces = list_face_files(path)
+    if faces:
+        try:
+            read_face_meta(faces[0])
+            return "faceset"
+        except FaceFileError:
+            pass  # photos, not aligned faces
+    return "images"
+
+
+def _take_faceset(folder: Path, building: Path, tag: str) -> int:
+    stats = faceset_stats(folder, ("meta",))
+    check_faceset(stats)
+    for name in stats.names:
+        face = folder / name
+        target = building / f"{tag}_{base_name(name)}"
+        shutil.copy2(face, target)
+        if mask_path(face).is_file():
+            mask_path(target).parent.mkdir(exist_ok=True)
+            shutil.copy2(mask_path(face), mask_path(target))
+    return len(stats)
+
+
+def _extract_source(config: Config, source: Path, building: Path, tag: str, say: Say) -> int:
+    from faceweave.extract.run import run_extract
+    from faceweave.workspace import Workspace
+
+    scratch = building / f".extract-{tag}"
+    ws = Workspace(scratch)
+    say(f"extracting faces from {source} ...")
+    report = run_extract(config, ws, "src", source=source)
+    for face in list_face_files(ws.src_aligned):
+        os.replace(face, building / f"{tag}_{face.name}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return report.faces
+
+
+def run_combine(
+    config: Config, inputs: Sequence[Path], out: Path, say: Say = lambda _: None
+) -> CombineReport:
+    if len(inputs) < 1:
+        raise UserError("give at least one source to combine")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out} already exists; combine writes a new faceset, so name a new folder")
+    sources = [Source(p, source_kind(p), f"s{k}") for k, p in enumerate(inputs, 1)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    building.mkdir()
+    try:
+        counted = []
+        for source in sources:
+            if source.kind == "faceset":
+                faces = _take_faceset(source.path, building, source.tag)
+            else:
+                faces = _extract_source(config, source.path, building, source.tag, say)
+            counted.append(Source(source.path, source.kind, source.tag, faces))
+        folded = _fold_duplicates(building, config, say)
+        listed = [{"tag": s.tag, "kind": s.kind, "path": str(s.path.resolve()), "faces": s.faces}
+                  for s in counted]  # fmt: skip
+        manifest = {
+            "version": 1,
+            "time": round(time.time(), 1),
+            "folded_duplicates": folded,
+            "sources": listed,
+        }
+        write_text_atomic(building / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+        if out.is_dir():
+            out.rmdir()  # empty, checked above
+        os.rename(building, out)
+    except BaseException:
+        discard(building)
+        raise
+    return CombineReport(out, counted, sum(s.faces for s in counted) - folded, folded)
+
+
+def _fold_duplicates(building: Path, config: Config, say: Say) -> int:
+    cfg = config.faceset
+    stats = faceset_stats(building, ("meta", "pixels"), cfg.workers, say)
+    check_faceset(stats)
+    if cfg.duplicate_bits < 0:
+        return 0
+    origins = [int(name.split("_", 1)[0][1:]) for name in stats.names]  # the input's tag, s<k>_
+    quality = np.asarray(stats["blur"], np.float64)
+    twins = duplicate_of(stats["phash"].tolist(), quality, cfg.duplicate_bits, alike_measures(stats), origins)
+    folded = [
+        Rejection(stats.names[i], "duplicate", f"like {stats.names[t]}")
+        for i, t in enumerate(twins)
+        if t >= 0
+    ]
+    return move_rejected(building, folded)
