@@ -1,4 +1,4 @@
-"""Expression augmentation, balanced sampling and the coverage report, on real faces and meshes."""
+"""Expression augmentation and balanced sampling, on real faces and meshes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.mesh import CHIN_POINT, LIDS
 from faceweave.quality.features import features
 from faceweave.records import ImageBGR
-from faceweave.train.coverage import coverage_gaps
-from faceweave.train.data import Faceset, balanced_indices, load_faceset, make_batch
+from faceweave.train.data import balanced_indices, load_faceset, make_batch
 from faceweave.train.expressions import ExpressionAmounts, displacement, express
 from faceweave.workspace import Workspace
 
@@ -91,31 +90,7 @@ def test_an_opened_mouth_is_painted_dark_and_weighted_low(facesets: Workspace) -
     assert float(ratio[opened.masks > 0.99].min()) < 0.3  # a painted cavity somewhere in the batch
 
 
-def _faceset(expression: npt.NDArray[np.float32], yaw: npt.NDArray[np.float32] | None = None) -> Faceset:
-    n = len(expression)
-    empty = np.zeros((n, 4, 4), np.float32)
-    yaw = np.zeros(n, np.float32) if yaw is None else yaw
-    return Faceset(np.zeros((n, 4, 4, 3), np.uint8), empty, empty, yaw.astype(np.float32), "full",
-                   np.zeros((n, 478, 2), np.float32), expression.astype(np.float32))  # fmt: skip
-
-
 def test_rare_expressions_are_drawn_as_often_as_common_ones() -> None:
     mouth = np.r_[np.zeros(95), np.ones(5)].astype(np.float32)
     picks = balanced_indices([(mouth, 3)], 4000, np.random.default_rng(1))
     assert 0.45 < float(np.mean(picks >= 95)) < 0.55
-
-
-def test_coverage_names_what_src_lacks() -> None:
-    rng = np.random.default_rng(0)
-    calm = np.column_stack([rng.uniform(0, 0.1, 200), rng.uniform(0.25, 0.3, 200), np.full(200, 1.5),
-                            np.full(200, 0.9)])  # fmt: skip
-    wide = calm.copy()
-    wide[:60, 0] = 0.5  # dst opens its mouth wide in 30% of its faces
-    gaps = coverage_gaps(_faceset(calm), _faceset(wide))
-    assert [g.measure for g in gaps] == ["mouth_open"]
-    assert "30%" in gaps[0].sentence and "keep_mouth" in gaps[0].sentence
-    unaided = coverage_gaps(_faceset(calm), _faceset(wide), augmenting=False)
-    assert "expression_aug is 0" in unaided[0].sentence
-    assert coverage_gaps(_faceset(calm), _faceset(calm)) == []
-    other_person = calm + np.array([0.15, -0.05, 0.3, 0.2])  # lips apart at rest, a wider mouth
-    assert coverage_gaps(_faceset(calm), _faceset(other_person)) == []

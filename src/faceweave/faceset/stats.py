@@ -3,8 +3,8 @@ one small file instead of 20,000 images.
 
 Three groups, each computed only when a tool needs it:
 - `meta`: from the metadata alone (pose, size in frame, detector score, expression, mesh shape);
-- `pixels`: from the decoded crop (sharpness, motion blur, brightness, hue, colour histogram,
-  perceptual hash), measured inside the face hull at one analysis size;
+- `pixels`: from the decoded crop (sharpness, gradient structure, brightness, hue, colour
+  histogram, perceptual hash), measured inside the face hull at one analysis size;
 - `identity`: dlib's 128-d descriptor.
 
 The cache (`.faceweave-stats.npz`, numpy arrays only, read without pickle) is never trusted over the
@@ -75,7 +75,7 @@ COLUMNS: dict[str, tuple[str, str, tuple[int, ...]]] = {
     "face_type": ("meta", "<U16", ()),
     "source": ("meta", "<U128", ()),
     "blur": ("pixels", "float32", ()),  # variance of the Laplacian
-    "motion": ("pixels", "float32", ()),  # gradient energy along the weakest direction
+    "gradient": ("pixels", "float32", (3,)),  # structure tensor: mean gx*gx, gx*gy, gy*gy
     "brightness": ("pixels", "float32", ()),  # mean L* (0-100)
     "hue": ("pixels", "float32", ()),  # circular mean hue, degrees
     "hist": ("pixels", "float32", (3 * HIST_BINS,)),  # Lab histogram, each channel sums to 1
@@ -160,7 +160,6 @@ def pixel_row(image: npt.NDArray[np.uint8], meta: FaceMeta) -> dict[str, Any]:
     laplacian = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)[inner]
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)[inner]
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)[inner]
-    tensor = np.array([[np.mean(gx * gx), np.mean(gx * gy)], [np.mean(gx * gy), np.mean(gy * gy)]])
     lab = cv2.cvtColor(face, cv2.COLOR_BGR2LAB)[inner].astype(np.float32)
     hist = [np.histogram(lab[:, c], HIST_BINS, (0, 256))[0] / max(len(lab), 1) for c in range(3)]
     hsv = cv2.cvtColor(face, cv2.COLOR_BGR2HSV)[inner].astype(np.float32)
@@ -171,7 +170,7 @@ def pixel_row(image: npt.NDArray[np.uint8], meta: FaceMeta) -> dict[str, Any]:
     )
     return {
         "blur": float(laplacian.var()),
-        "motion": float(np.linalg.eigvalsh(tensor)[0]),
+        "gradient": np.array([np.mean(gx * gx), np.mean(gx * gy), np.mean(gy * gy)]),
         "brightness": float(lab[:, 0].mean() * 100 / 255),
         "hue": hue % 360,
         "hist": np.concatenate(hist),

@@ -1,0 +1,101 @@
+"""The faceset commands from the command line: what they print, and bad input (one sentence,
+exit 2, nothing moved)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from faceweave.formats.aligned import list_face_files, read_face_meta
+from faceweave.workspace import Workspace
+from tests.faceset.conftest import add_variant, first_face, snapshot
+from tests.helpers import assert_user_error, run
+
+
+def test_sort_clean_restore_and_coverage_commands(people: Workspace, faceset: Path, tmp_path: Path) -> None:
+    before = snapshot(faceset)
+    result = run("faceset", "sort", faceset, "--by", "yaw", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "sorted 20 faces" in result.output and "00000-" in result.output
+    assert run("faceset", "sort", faceset, "--undo").exit_code == 0
+    dry = run("faceset", "clean", faceset, "--dry-run", "--min-score", "1", "--duplicate-bits", "-1")
+    assert dry.exit_code == 0, dry.output
+    assert "20 of 20 face(s) would move to _rejected/ (20 score)" in dry.output
+    done = run("faceset", "clean", faceset, "--min-score", "1", "--duplicate-bits", "-1")
+    assert done.exit_code == 0 and not list_face_files(faceset)
+    again = run("faceset", "restore", faceset)
+    assert "restored 20 face(s)" in again.output
+    current = snapshot(faceset)
+    current.pop("_sort_log.json")
+    assert current == before
+    out = tmp_path / "cov"
+    shown = run("faceset", "coverage", people.src_aligned, people.dst_aligned, "-o", out)
+    assert shown.exit_code == 0, shown.output
+    assert (out / "coverage.png").is_file() and (out / "coverage.json").is_file()
+
+
+def test_bad_input_is_one_sentence_and_moves_nothing(
+    people: Workspace, faceset: Path, tmp_path: Path
+) -> None:
+    assert_user_error(run("faceset", "sort", tmp_path / "nowhere", "--by", "yaw"), "is not a folder")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(3):
+        cv2.imwrite(str(photos / f"p{k}.jpg"), np.full((64, 64, 3), 90 * k, np.uint8))
+    for command in (("sort", photos, "--by", "yaw"), ("clean", photos), ("coverage", photos, faceset)):
+        assert_user_error(run("faceset", *command), "is not a faceset", "none of its 3 image file(s)")
+    assert sorted(p.name for p in photos.iterdir() if not p.name.startswith(".")) == [
+        "p0.jpg",
+        "p1.jpg",
+        "p2.jpg",
+    ]
+
+    unknown = run("faceset", "sort", faceset, "--by", "nonsense")
+    assert unknown.exit_code == 2 and "Invalid value for '--by'" in unknown.output
+    assert run("faceset", "sort", faceset, "--by", "blur", "--count", "3").exit_code == 2
+    assert run("faceset", "sort", faceset, "--by", "yaw", "--workers", "nan").exit_code == 2
+
+    before = snapshot(faceset)
+    mixed = add_variant(faceset, first_face(faceset), 900, face_type="whole")
+    with_mixed = snapshot(faceset)
+    for command in (("sort", faceset, "--by", "yaw"), ("clean", faceset)):
+        assert_user_error(run("faceset", *command), "mixes face types (full, whole)")
+        assert snapshot(faceset) == with_mixed
+    mixed.unlink()
+    (faceset / "000999_0.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    assert_user_error(
+        run("faceset", "sort", faceset, "--by", "yaw"), "1 damaged face file(s)", "faceset clean"
+    )
+    (faceset / "000999_0.png").unlink()
+    assert snapshot(faceset) == before
+    (faceset / "_sort_log.json").write_text("{not json")
+    assert_user_error(run("faceset", "sort", faceset, "--undo"), "_sort_log.json")
+
+
+def test_combine_folds_duplicates_across_sources_and_keeps_origins(people: Workspace, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(people.src_aligned, copy)
+    out = tmp_path / "combined"
+    result = run("faceset", "combine", people.src_aligned, copy, people.root / "dst.mp4", "-o", out,
+                 "--set", "extract.size_px=96", "--set", "extract.workers=1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    faces = list_face_files(out)
+    tags = sorted({p.name.split("_", 1)[0] for p in faces})
+    assert tags == ["s1", "s3"]  # the copy folded into the first source
+    folded = list_face_files(out / "_rejected" / "duplicate")
+    assert len(folded) == 20  # every face of the copy is a face of the first source
+    manifest = json.loads((out / "combine.json").read_text())
+    assert [s["kind"] for s in manifest["sources"]] == ["faceset", "faceset", "video"]
+    assert manifest["folded_duplicates"] == 20
+    video_faces = [p for p in faces if p.name.startswith("s3_")]
+    assert video_faces and read_face_meta(video_faces[0]).source == "dst.mp4"
+    again = run("faceset", "combine", copy, "-o", out)
+    assert_user_error(again, "already exists")
+    assert_user_error(
+        run("faceset", "combine", tmp_path / "missing.mp4", "-o", tmp_path / "x"), "does not exist"
+    )
+    assert not (tmp_path / "x").exists()

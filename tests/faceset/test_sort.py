@@ -1,0 +1,219 @@
+"""Every sort method on a constructed faceset where the right order is known; undo, masks,
+crash recovery and the statistics cache."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from faceweave.assets import load_sample_face
+from faceweave.config import FacesetConfig
+from faceweave.errors import UserError
+from faceweave.faceset import moves
+from faceweave.faceset.moves import JOURNAL_NAME, Move, apply_moves, base_name, recover, undo_last
+from faceweave.faceset.sort import run_sort
+from faceweave.faceset.stats import CACHE_NAME, faceset_stats
+from faceweave.formats.aligned import Pose, list_face_files, read_face_meta, rewrite_face_meta
+from faceweave.quality.features import STABLE_POINTS, inter_ocular
+from faceweave.records import ImageBGR
+from faceweave.workspace import Workspace
+from tests.faceset.conftest import add_variant, first_face, snapshot
+
+CFG = FacesetConfig(workers=1)
+
+
+def order(folder: Path) -> list[str]:
+    """The faces' names before any sort, in their current (sorted) order."""
+    return [base_name(p.name) for p in list_face_files(folder)]
+
+
+def test_blurred_copy_sorts_last_and_smeared_copy_last_by_motion(faceset: Path) -> None:
+    face = first_face(faceset)
+    blurred = add_variant(faceset, face, 900, lambda im: cv2.GaussianBlur(im, (0, 0), 2.0))
+    kernel = np.full((1, 9), 1 / 9, np.float32)  # a horizontal smear
+    smeared = add_variant(faceset, face, 901, lambda im: cv2.filter2D(im, -1, kernel))
+    run_sort(faceset, "blur", CFG)
+    assert set(order(faceset)[-2:]) == {blurred.name, smeared.name}
+    run_sort(faceset, "motion-blur", CFG)
+    ranked = order(faceset)
+    assert ranked[-1] == smeared.name
+    assert ranked.index(blurred.name) < len(ranked) - 3  # out of focus is not a smear
+
+
+def test_pose_size_and_score_from_metadata(faceset: Path) -> None:
+    face = first_face(faceset)
+    meta = read_face_meta(face)
+    left = add_variant(faceset, face, 900, pose=Pose(-40.0, 0.0, 0.0))
+    right = add_variant(faceset, face, 901, pose=Pose(40.0, 0.0, 0.0))
+    up = add_variant(faceset, face, 902, pose=Pose(0.0, -35.0, 0.0))
+    x0, y0, x1, y1 = meta.bbox_xyxy
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    small = add_variant(faceset, face, 903, bbox_xyxy=(cx - 5, cy - 5, cx + 5, cy + 5))
+    doubtful = add_variant(faceset, face, 904, score=0.05)
+    run_sort(faceset, "yaw", CFG)
+    assert order(faceset)[0] == left.name and order(faceset)[-1] == right.name
+    run_sort(faceset, "pitch", CFG)
+    assert order(faceset)[0] == up.name
+    run_sort(faceset, "size", CFG)
+    assert order(faceset)[-1] == small.name
+    run_sort(faceset, "score", CFG)
+    assert order(faceset)[-1] == doubtful.name
+    run_sort(faceset, "origin", CFG)
+    assert order(faceset) == sorted(order(faceset))  # frame order, as extraction named them
+
+
+def test_another_person_sorts_last_by_identity_and_first_by_reference(people: Workspace, faceset: Path,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    others = list_face_files(people.dst_aligned)[:4]
+    strangers = [add_variant(faceset, p, 800 + k).name for k, p in enumerate(others)]
+    run_sort(faceset, "identity", CFG)
+    assert set(order(faceset)[-4:]) == set(strangers)
+    reference = tmp_path / "person1.png"
+    cv2.imwrite(str(reference), load_sample_face(1))
+    run_sort(faceset, "identity", CFG, references=[reference])
+    assert set(order(faceset)[:4]) == set(strangers)
+
+
+def test_colour_sorts(people: Workspace, faceset: Path) -> None:
+    face = first_face(faceset)
+    dark = add_variant(faceset, face, 900, lambda im: (im * 0.5).astype(np.uint8))
+    tint = np.array([0.6, 1.0, 0.6])  # BGR: green
+
+    def green(image: ImageBGR) -> Any:
+        return np.clip(image * tint, 0, 255).astype(np.uint8)
+
+    def blue(image: ImageBGR) -> Any:
+        return np.clip(image * tint[::-1] * np.array([1.6, 0.6, 1.0]), 0, 255).astype(np.uint8)
+
+    greened, blued = add_variant(faceset, face, 901, green), add_variant(faceset, face, 902, blue)
+    run_sort(faceset, "brightness", CFG)
+    assert order(faceset)[-1] == dark.name
+    run_sort(faceset, "hue", CFG)
+    assert order(faceset)[-2:] == [greened.name, blued.name]  # skin (orange) < green < blue
+
+
+def test_histogram_keeps_look_alikes_together(people: Workspace, faceset: Path) -> None:
+    others = {
+        add_variant(faceset, p, 800 + k).name for k, p in enumerate(list_face_files(people.dst_aligned))
+    }
+    run_sort(faceset, "histogram", CFG)
+    person = [name in others for name in order(faceset)]
+    changes = sum(a != b for a, b in itertools.pairwise(person))
+    assert changes <= 2, person
+
+
+def test_landmark_doubt_sorts_misfits_last(faceset: Path) -> None:
+    face = first_face(faceset)
+    meta = read_face_meta(face)
+    bent = meta.landmarks_frame.copy()
+    bent[list(STABLE_POINTS[:4]), 1] += 0.3 * inter_ocular(meta.landmarks_frame)  # eye corners dropped
+    misfit = add_variant(faceset, face, 900, landmarks_frame=bent, landmarks_frame_raw=bent)
+    bridged = add_variant(faceset, face, 901, bridged=True)
+    run_sort(faceset, "landmarks", CFG)
+    assert set(order(faceset)[-2:]) == {misfit.name, bridged.name}
+
+
+def test_best_keeps_the_sharpest_face_of_every_pose_cell(faceset: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "grid"
+    folder.mkdir()
+    face = first_face(faceset)
+    sharpest = set()
+    for cell, (yaw, pitch) in enumerate([(y, p) for y in (-25, 0, 25) for p in (-25, 0, 25)]):
+        for k, sigma in enumerate((0.0, 1.2, 2.5)):
+
+            def soften(image: ImageBGR, s: float = sigma) -> Any:
+                return cv2.GaussianBlur(image, (0, 0), s) if s else image
+
+            made = add_variant(folder, face, cell * 10 + k, soften, pose=Pose(float(yaw), float(pitch), 0.0))
+            if k == 0:
+                sharpest.add(made.name)
+    report = run_sort(folder, "best", CFG, count=9)
+    assert report.set_aside == 18
+    assert set(order(folder)) == sharpest
+    assert len(list_face_files(folder / "_rejected" / "best")) == 18
+    undo_last(folder)
+    assert len(list_face_files(folder)) == 27 and not list_face_files(folder / "_rejected" / "best")
+
+
+def test_sort_and_undo_round_trip_with_masks(faceset: Path) -> None:
+    masks = faceset / "_masks"
+    masks.mkdir()
+    face = list_face_files(faceset)[3]
+    frame = read_face_meta(face).frame_index
+    cv2.imwrite(str(masks / f"{face.stem}.png"), np.full((96, 96), 200, np.uint8))
+    before = snapshot(faceset)
+    run_sort(faceset, "blur", CFG)
+    run_sort(faceset, "yaw", CFG, reverse=True)
+    renamed = next(p for p in list_face_files(faceset) if base_name(p.name) == face.name)
+    assert (masks / f"{renamed.stem}.png").is_file()  # the mask moved with its face
+    assert read_face_meta(renamed).frame_index == frame  # metadata untouched
+    assert undo_last(faceset)[0] == "sort by yaw"
+    assert undo_last(faceset)[0] == "sort by blur"
+    after = snapshot(faceset)
+    after.pop(JOURNAL_NAME)
+    assert after == before
+    with pytest.raises(UserError, match="no sort to undo"):
+        undo_last(faceset)
+
+
+@pytest.mark.parametrize("phase", ["first", "second"])
+def test_a_crash_during_the_renames_is_rolled_back_or_finished(
+    faceset: Path, phase: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [p.name for p in list_face_files(faceset)]
+    before = snapshot(faceset)
+    plan = [Move(n, f"{k:05d}-{n}") for k, n in enumerate(reversed(names))]
+    calls = {"n": 0}
+    real = moves._rename
+    crash_at = 5 if phase == "first" else len(plan) + 5
+
+    def dying(folder: Path, old: str, new: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == crash_at:
+            raise KeyboardInterrupt  # what a kill between two renames leaves
+        real(folder, old, new)
+
+    monkeypatch.setattr(moves, "_rename", dying)
+    with pytest.raises(KeyboardInterrupt):
+        apply_moves(faceset, plan, "sort by test")
+    monkeypatch.setattr(moves, "_rename", real)
+    said = recover(faceset)
+    files = snapshot(faceset)
+    journal = json.loads(files.pop(JOURNAL_NAME))
+    if phase == "first":
+        assert "rolled back" in said and files == before and journal["entries"] == []
+    else:
+        assert "finished" in said and sorted(files.values()) == sorted(before.values())
+        assert sorted(files) == sorted(m.new for m in plan)
+        assert journal["entries"][-1]["state"] == "done"
+
+
+def test_the_cache_is_used_renames_keep_it_and_changed_files_are_measured_again(faceset: Path) -> None:
+    count = len(list_face_files(faceset))
+    assert faceset_stats(faceset, ("meta", "pixels"), 1).measured == count
+    assert faceset_stats(faceset, ("meta", "pixels"), 1).measured == 0
+    run_sort(faceset, "blur", CFG)
+    assert faceset_stats(faceset, ("meta", "pixels"), 1).measured == 0
+    face = list_face_files(faceset)[0]
+    rewrite_face_meta(face, read_face_meta(face))  # same content, a new file
+    assert faceset_stats(faceset, ("meta", "pixels"), 1).measured == 1
+    (faceset / CACHE_NAME).write_bytes(b"PK\x03\x04 not a real archive")
+    again = faceset_stats(faceset, ("meta", "pixels"), 1)
+    assert again.measured == count and len(again) == count
+
+
+def test_cached_values_equal_fresh_ones(faceset: Path, tmp_path: Path) -> None:
+    cached = faceset_stats(faceset, ("meta", "pixels"), 1)
+    cached = faceset_stats(faceset, ("meta", "pixels"), 1)
+    fresh_dir = tmp_path / "fresh"
+    shutil.copytree(faceset, fresh_dir, ignore=shutil.ignore_patterns(CACHE_NAME))
+    fresh = faceset_stats(fresh_dir, ("meta", "pixels"), 1)
+    for name in ("blur", "gradient", "hist", "phash", "yaw", "mouth_open"):
+        np.testing.assert_array_equal(cached[name], fresh[name])
