@@ -44,11 +44,11 @@ def faceset(people: Workspace, tmp_path: Path) -> Path:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (relative path -> bytes), the statistics cache left out."""
+    """Every file under `folder` (relative path -> bytes), the statistics cache and lock file left out."""
     return {
         str(p.relative_to(folder)): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != ".faceweave-stats.npz"
+        if p.is_file() and p.name not in (".faceweave-stats.npz", ".faceweave-lock")
     }
 
 

@@ -17,12 +17,15 @@ from faceweave.assets import load_sample_face
 from faceweave.config import FacesetConfig
 from faceweave.errors import UserError
 from faceweave.faceset import moves
+from faceweave.faceset import stats as stats_module
 from faceweave.faceset.moves import JOURNAL_NAME, Move, apply_moves, base_name, recover, undo_last
 from faceweave.faceset.sort import run_sort
+from faceweave.faceset.sorts import SortInputs
 from faceweave.faceset.stats import CACHE_NAME, faceset_stats
 from faceweave.formats.aligned import Pose, list_face_files, read_face_meta, rewrite_face_meta
 from faceweave.quality.features import STABLE_POINTS, inter_ocular
 from faceweave.records import ImageBGR
+from faceweave.registries import SORTS
 from faceweave.workspace import Workspace
 from tests.faceset.conftest import add_variant, first_face, snapshot
 
@@ -154,8 +157,8 @@ def test_sort_and_undo_round_trip_with_masks(faceset: Path) -> None:
     renamed = next(p for p in list_face_files(faceset) if base_name(p.name) == face.name)
     assert (masks / f"{renamed.stem}.png").is_file()  # the mask moved with its face
     assert read_face_meta(renamed).frame_index == frame  # metadata untouched
-    assert undo_last(faceset)[0] == "sort by yaw"
-    assert undo_last(faceset)[0] == "sort by blur"
+    assert undo_last(faceset).what == "sort by yaw"
+    assert undo_last(faceset).what == "sort by blur"
     after = snapshot(faceset)
     after.pop(JOURNAL_NAME)
     assert after == before
@@ -181,9 +184,11 @@ def test_a_crash_during_the_renames_is_rolled_back_or_finished(
         real(folder, old, new)
 
     monkeypatch.setattr(moves, "_rename", dying)
+    monkeypatch.setattr(moves, "recover", lambda folder: "")  # SIGKILL: no handler runs
     with pytest.raises(KeyboardInterrupt):
         apply_moves(faceset, plan, "sort by test")
-    monkeypatch.setattr(moves, "_rename", real)
+    monkeypatch.undo()
+    assert any(p.name.startswith(".faceweave-moving-") for p in faceset.iterdir())
     said = recover(faceset)
     files = snapshot(faceset)
     journal = json.loads(files.pop(JOURNAL_NAME))
@@ -217,3 +222,121 @@ def test_cached_values_equal_fresh_ones(faceset: Path, tmp_path: Path) -> None:
     fresh = faceset_stats(fresh_dir, ("meta", "pixels"), 1)
     for name in ("blur", "gradient", "hist", "phash", "yaw", "mouth_open"):
         np.testing.assert_array_equal(cached[name], fresh[name])
+
+
+def test_workers_measure_what_this_process_measures(faceset: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    local = faceset_stats(faceset, ("meta", "pixels"), 1)
+    copy = tmp_path / "copy"
+    shutil.copytree(faceset, copy, ignore=shutil.ignore_patterns(CACHE_NAME))
+    monkeypatch.setattr(stats_module, "PARALLEL_FROM", 4)
+    pooled = faceset_stats(copy, ("meta", "pixels"), 2)
+    assert pooled.measured == len(local) and pooled.names == local.names
+    for name in ("blur", "hist", "phash", "shape"):
+        np.testing.assert_array_equal(pooled[name], local[name])
+
+
+@pytest.mark.parametrize("name", SORTS.names())
+def test_every_sort_method_orders_every_face_once_and_the_same_each_time(
+    name: str, people: Workspace
+) -> None:
+    method = SORTS.get(name)
+    stats = faceset_stats(people.src_aligned, method.needs, 1)
+    first = method.order(SortInputs(stats, None, 5 if method.uses_count else None)).tolist()
+    assert sorted(first) == list(range(len(stats)))
+    assert method.order(SortInputs(stats, None, 5 if method.uses_count else None)).tolist() == first
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert f"`{name}`" in readme.split("**Sort methods**")[1].split("**Clean**")[0]
+
+
+def test_a_failure_part_way_is_undone_before_the_error_is_raised(
+    faceset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(faceset)
+    real, calls = moves._rename, {"n": 0}
+
+    def failing(folder: Path, old: str, new: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise OSError(5, "Input/output error")
+        real(folder, old, new)
+
+    monkeypatch.setattr(moves, "_rename", failing)
+    names = [p.name for p in list_face_files(faceset)]
+    with pytest.raises(OSError):
+        apply_moves(faceset, [Move(n, f"{k:05d}-{n}") for k, n in enumerate(names)], "sort by test")
+    after = snapshot(faceset)
+    assert json.loads(after.pop(JOURNAL_NAME))["entries"] == []
+    assert after == before
+
+
+def test_a_plan_that_would_overwrite_is_refused_before_anything_moves(faceset: Path) -> None:
+    a, b = (p.name for p in list_face_files(faceset)[:2])
+    before = snapshot(faceset)
+    for plan in ([Move(a, "x.png"), Move(b, "x.png")], [Move(a, b)], [Move(a, "../escaped.png")]):
+        with pytest.raises(UserError):
+            apply_moves(faceset, plan, "sort by test")
+        assert snapshot(faceset) == before
+
+
+def test_set_aside_faces_keep_their_full_names(faceset: Path) -> None:
+    run_sort(faceset, "yaw", CFG)
+    add_variant(faceset, list_face_files(faceset)[0], 0)  # 000000_0.png beside <rank>-000000_0.png
+    total = len(list_face_files(faceset))
+    run_sort(faceset, "best", CFG, count=2)
+    shelved = list_face_files(faceset / "_rejected" / "best")
+    assert len(list_face_files(faceset)) == 2 and len(shelved) == total - 2  # no face lost
+
+
+def test_undo_takes_along_a_mask_applied_after_the_sort(faceset: Path) -> None:
+    run_sort(faceset, "blur", CFG)
+    face = list_face_files(faceset)[0]
+    (faceset / "_masks").mkdir()
+    cv2.imwrite(str(faceset / "_masks" / f"{face.stem}.png"), np.full((96, 96), 255, np.uint8))
+    undo_last(faceset)
+    original = base_name(face.name)
+    assert (faceset / original).is_file()
+    assert (faceset / "_masks" / f"{Path(original).stem}.png").is_file()
+
+
+def test_a_journal_pointing_outside_the_faceset_is_refused(faceset: Path) -> None:
+    run_sort(faceset, "yaw", CFG)
+    journal = json.loads((faceset / JOURNAL_NAME).read_text())
+    journal["entries"][-1]["moves"][0][0] = "../../outside.png"
+    (faceset / JOURNAL_NAME).write_text(json.dumps(journal))
+    with pytest.raises(UserError, match="is damaged"):
+        undo_last(faceset)
+
+
+def test_another_command_on_the_same_faceset_waits_its_turn(faceset: Path) -> None:
+    import subprocess
+    import sys
+
+    with moves.folder_lock(faceset):
+        command = ["faceset", "sort", str(faceset), "--by", "yaw", "--workers", "1"]
+        result = subprocess.run(
+            [sys.executable, "-m", "faceweave", *command], capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 2 and "another faceweave command is changing" in result.stderr
+
+
+def test_a_damaged_or_unwritable_cache_never_stops_a_sort(
+    faceset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = len(list_face_files(faceset))
+    faceset_stats(faceset, ("meta",), 1)
+    with np.load(faceset / CACHE_NAME) as archive:
+        arrays = dict(archive)
+    arrays["signature"] = arrays["signature"][:, 0]  # one column instead of four
+    np.savez(faceset / CACHE_NAME, **arrays)
+    assert faceset_stats(faceset, ("meta",), 1).measured == count
+    (faceset / CACHE_NAME).write_bytes(b"\x93NUMPY not an archive")
+    assert faceset_stats(faceset, ("meta",), 1).measured == count
+
+    def refuse(path: Path, data: bytes) -> None:
+        raise UserError(f"cannot write {path} (Read-only file system)")
+
+    (faceset / CACHE_NAME).unlink()
+    monkeypatch.setattr(stats_module, "write_bytes_atomic", refuse)
+    run_sort(faceset, "blur", CFG)
+    assert not (faceset / CACHE_NAME).exists() and len(list_face_files(faceset)) == count

@@ -39,6 +39,9 @@ def info_command(folder: Path, decode: bool) -> None:
         click.echo(f"  {len(info.unreadable)} damaged file(s):")
         for bad in info.unreadable:
             click.echo(f"    {shown(bad.name)}: {shown(bad.reason, REASON_MAX_CHARS)}")
+    if info.set_aside:
+        shelves = ", ".join(f"{shown(reason)} x{n}" for reason, n in sorted(info.set_aside.items()))
+        click.echo(f"  set aside in _rejected/: {shelves} (`faceweave faceset restore` brings them back)")
     if not info.faces:
         return
     click.echo("  sizes: " + ", ".join(f"{s}px x{n}" for s, n in sorted(info.sizes.items())))
@@ -100,24 +103,27 @@ def sort_command(folder: Path, method: str | None, count: float | None, referenc
     """Rename the faces of FOLDER into the order of a sort method (`00000-000123_0.png`, ...).
     Metadata is untouched, each face's mask moves with it, and every sort is logged in
     FOLDER/_sort_log.json so that --undo can reverse it."""
+    from faceweave.faceset.info import shown
     from faceweave.faceset.moves import undo_last
     from faceweave.faceset.sort import run_sort
 
     if undo:
         if method or count or references or reverse:
             raise click.UsageError("--undo takes no other option")
-        what, back, left = undo_last(folder)
-        click.echo(
-            f"undid the {what}: {back} file(s) renamed back" + (f", {left} no longer there" if left else "")
-        )
+        undone = undo_last(folder)
+        if undone.recovered:
+            click.echo(f"{undone.recovered}; no sort was undone (run --undo again to undo the last one)")
+            return
+        gone = f", {undone.gone} no longer there" if undone.gone else ""
+        click.echo(f"undid the {undone.what}: {undone.back} face(s) renamed back{gone}")
         return
     if method is None:
         raise click.UsageError("give --by METHOD (or --undo)")
     cfg = _faceset_config(config_path, preset, set_, options).faceset
     report = run_sort(folder, method, cfg, references, None if count is None else int(count), reverse, info,
                       _measuring)  # fmt: skip
-    click.echo(f"sorted {report.faces} faces of {folder} by {method}: " + ", ".join(report.first)
-               + (" ..." if report.faces > len(report.first) else ""))  # fmt: skip
+    first = ", ".join(shown(n) for n in report.first) + (" ..." if report.faces > len(report.first) else "")
+    click.echo(f"sorted {report.faces} faces of {folder} by {method}: {first}")
     if report.set_aside:
         click.echo(f"  {report.set_aside} face(s) moved to {folder / '_rejected' / method}")
 
@@ -166,12 +172,13 @@ def clean_command(folder: Path, dry_run: bool, references: tuple[Path, ...], con
 def restore_command(folder: Path, reasons: tuple[str, ...]) -> None:
     """Bring the faces of FOLDER/_rejected/ back into FOLDER, byte for byte."""
     from faceweave.faceset.clean import restore
+    from faceweave.faceset.info import shown
 
     result = restore(folder, reasons)
     click.echo(f"restored {result.restored} face(s) into {folder}")
     if result.left:
-        warn(f"{len(result.left)} face(s) stay in _rejected/: a face of the same name is in {folder} "
-             f"({', '.join(result.left[:3])}{' ...' if len(result.left) > 3 else ''})")  # fmt: skip
+        listed = ", ".join(shown(n) for n in result.left[:3]) + (" ..." if len(result.left) > 3 else "")
+        warn(f"{len(result.left)} face(s) stay in _rejected/: a face or mask of that name is back ({listed})")
 
 
 @command.command("combine")

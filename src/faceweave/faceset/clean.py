@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from faceweave.childproc import signals_held
 from faceweave.config import FacesetConfig
 from faceweave.errors import UserError
-from faceweave.faceset.moves import REJECTED_DIR, Move, recover, with_masks
+from faceweave.faceset.moves import REJECTED_DIR, Move, check_plan, folder_lock, recover, with_masks
 from faceweave.faceset.sorts import SortInputs
 from faceweave.faceset.sorts.identity import identity_distances
 from faceweave.faceset.stats import FacesetStats, check_faceset, faceset_stats
@@ -122,16 +121,16 @@ def plan_clean(stats: FacesetStats, cfg: FacesetConfig,
 
 def move_rejected(folder: Path, rejections: Sequence[Rejection]) -> int:
     """Move each rejected face (and its mask) into `_rejected/<reason>/`; nothing moves when any
-    destination is taken."""
-    recover(folder)
-    moves = with_masks(folder, [Move(r.name, str(Path(REJECTED_DIR, r.reason, r.name))) for r in rejections])
-    for move in moves:
-        if (folder / move.new).exists():
-            raise UserError(f"{folder / move.new} already exists: `faceweave faceset restore` it first "
-                            "(nothing was moved)")  # fmt: skip
-    with signals_held():  # each rename is atomic; a face is always in one place or the other
+    destination is taken. Each rename is atomic: a face is always in one place or the other."""
+    with folder_lock(folder):
+        recover(folder)
+        moves = with_masks(
+            folder, [Move(r.name, str(Path(REJECTED_DIR, r.reason, r.name))) for r in rejections]
+        )
+        check_plan(folder, moves)
         for move in moves:
             (folder / move.new).parent.mkdir(parents=True, exist_ok=True)
+        for move in moves:
             os.rename(folder / move.old, folder / move.new)
     return len(rejections)
 
@@ -139,7 +138,7 @@ def move_rejected(folder: Path, rejections: Sequence[Rejection]) -> int:
 @dataclass(frozen=True)
 class Restored:
     restored: int
-    left: list[str]  # faces left in _rejected/ because a face of that name is back in the faceset
+    left: list[str]  # faces left in _rejected/: a face (or mask) of that name is back in the faceset
 
 
 def rejected_reasons(folder: Path) -> list[str]:
@@ -148,7 +147,8 @@ def rejected_reasons(folder: Path) -> list[str]:
 
 
 def restore(folder: Path, reasons: Sequence[str] = ()) -> Restored:
-    """Bring the faces of `_rejected/<reason>/` (every reason when none is given) back."""
+    """Bring the faces of `_rejected/<reason>/` (every reason when none is given) back, each with
+    its mask; a face whose name or mask name is taken stays where it is and is listed."""
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
     known = rejected_reasons(folder)
@@ -156,20 +156,20 @@ def restore(folder: Path, reasons: Sequence[str] = ()) -> Restored:
     if unknown:
         has = ", ".join(known) or "none"
         raise UserError(f"{folder / REJECTED_DIR} has no {', '.join(unknown)} folder; it has: {has}")
-    recover(folder)
     restored, left = 0, []
-    with signals_held():
+    with folder_lock(folder):
+        recover(folder)
         for reason in reasons or known:
             shelf = folder / REJECTED_DIR / reason
             for path in list_face_files(shelf):
-                if (folder / path.name).exists():
+                moves = with_masks(folder, [Move(str(path.relative_to(folder)), path.name)])
+                if any(os.path.lexists(folder / m.new) for m in moves):
                     left.append(str(path.relative_to(folder)))
                     continue
-                moves = with_masks(folder, [Move(str(path.relative_to(folder)), path.name)])
+                if len(moves) > 1:
+                    (folder / MASKS_DIR).mkdir(exist_ok=True)
                 for move in moves:
-                    if not (folder / move.new).exists():
-                        (folder / move.new).parent.mkdir(parents=True, exist_ok=True)
-                        os.rename(folder / move.old, folder / move.new)
+                    os.rename(folder / move.old, folder / move.new)
                 restored += 1
             for empty in (shelf / MASKS_DIR, shelf):
                 _remove_if_empty(empty)

@@ -24,7 +24,6 @@ from faceweave.atomic import discard, write_text_atomic
 from faceweave.config import Config
 from faceweave.errors import UserError
 from faceweave.faceset.clean import Rejection, alike_measures, duplicate_of, move_rejected
-from faceweave.faceset.moves import base_name
 from faceweave.faceset.stats import check_faceset, faceset_stats
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
 from faceweave.occlusion.labels import mask_path
@@ -54,13 +53,12 @@ def source_kind(path: Path) -> str:
         return "video"
     if not path.is_dir():
         raise UserError(f"{path} does not exist")
-    faces = list_face_files(path)
-    if faces:
+    for face in list_face_files(path)[:5]:  # a damaged first face does not make it a photo folder
         try:
-            read_face_meta(faces[0])
+            read_face_meta(face)
             return "faceset"
         except FaceFileError:
-            pass  # photos, not aligned faces
+            continue  # photos, not aligned faces, or a damaged one
     return "images"
 
 
@@ -69,7 +67,7 @@ def _take_faceset(folder: Path, building: Path, tag: str) -> int:
     check_faceset(stats)
     for name in stats.names:
         face = folder / name
-        target = building / f"{tag}_{base_name(name)}"
+        target = building / f"{tag}_{name}"  # names are unique in a folder, so tagged ones are too
         shutil.copy2(face, target)
         if mask_path(face).is_file():
             mask_path(target).parent.mkdir(exist_ok=True)
@@ -110,7 +108,7 @@ def run_combine(
             else:
                 faces = _extract_source(config, source.path, building, source.tag, say)
             counted.append(Source(source.path, source.kind, source.tag, faces))
-        folded = _fold_duplicates(building, config, say)
+        folded = _fold_duplicates(building, config, counted, say)
         listed = [{"tag": s.tag, "kind": s.kind, "path": str(s.path.resolve()), "faces": s.faces}
                   for s in counted]  # fmt: skip
         manifest = {
@@ -129,10 +127,18 @@ def run_combine(
     return CombineReport(out, counted, sum(s.faces for s in counted) - folded, folded)
 
 
-def _fold_duplicates(building: Path, config: Config, say: Say) -> int:
+def _fold_duplicates(building: Path, config: Config, sources: list[Source], say: Say) -> int:
     cfg = config.faceset
     stats = faceset_stats(building, ("meta", "pixels"), cfg.workers, say)
-    check_faceset(stats)
+    types: dict[str, set[str]] = {}
+    for name, face_type in zip(stats.names, stats["face_type"].tolist(), strict=True):
+        types.setdefault(face_type, set()).add(name.split("_", 1)[0])
+    if len(types) > 1:
+        by_tag = {s.tag: s.path for s in sources}
+        listed = "; ".join(
+            f"{t}: {', '.join(str(by_tag[g]) for g in sorted(tags))}" for t, tags in types.items()
+        )
+        raise UserError(f"the sources hold different face types ({listed}); combine sources of one type")
     if cfg.duplicate_bits < 0:
         return 0
     origins = [int(name.split("_", 1)[0][1:]) for name in stats.names]  # the input's tag, s<k>_

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceweave.errors import UserError
+from faceweave.faceset.moves import REJECTED_DIR
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_aligned_face, read_face_meta
 from faceweave.formats.summary import SummaryError, read_summary, summary_path
 
@@ -48,6 +49,7 @@ class FacesetInfo:
     frames_read: int | None = None
     frames_without_faces: list[int] = field(default_factory=list)
     summary_problem: str = ""  # why extract.json beside the faceset could not be read
+    set_aside: Counter[str] = field(default_factory=Counter)  # faces in _rejected/<reason>/
 
 
 def _span(values: list[float]) -> tuple[float, float]:
@@ -79,6 +81,10 @@ def faceset_info(folder: Path, decode: bool = False) -> FacesetInfo:
         pitches.append(meta.pose.pitch)
         rolls.append(meta.pose.roll)
     info.yaw, info.pitch, info.roll = _span(yaws), _span(pitches), _span(rolls)
+    rejected = folder / REJECTED_DIR
+    for shelf in sorted(rejected.iterdir()) if rejected.is_dir() else []:
+        if shelf.is_dir() and list_face_files(shelf):
+            info.set_aside[shelf.name] = len(list_face_files(shelf))
     path = summary_path(folder)
     if path.is_file():
         try:

@@ -4,16 +4,21 @@ A sort renames every face (and its applied mask in `_masks/`) at once, and new n
 names of other faces, so the renames go in two phases through hidden temporary names. The journal
 (`_sort_log.json` in the faceset) is written before anything moves and updated between the
 phases: a run killed in the first phase is rolled back, one killed in the second is finished, by
-the next faceset command. The journal also keeps every finished sort, so `--undo` can reverse
-them one by one. Stop signals wait while the files move.
+the next faceset command (and by `train` and `merge`). The journal keeps the last JOURNAL_KEEP
+sorts, so `--undo` can reverse them one by one. A lock file lets one command at a time change a
+faceset, a plan that would overwrite a file is refused before anything moves, and stop signals
+wait while the files move.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,8 @@ from faceweave.occlusion.labels import MASKS_DIR
 JOURNAL_NAME = "_sort_log.json"
 REJECTED_DIR = "_rejected"
 JOURNAL_MAX_BYTES = 64 << 20
+JOURNAL_KEEP = 20  # sorts --undo can reverse
+LOCK_NAME = ".faceweave-lock"
 _RANK = re.compile(r"^\d{5,}-")
 _TEMP = ".faceweave-moving-{index}"
 
@@ -50,14 +57,21 @@ def sorted_name(rank: int, name: str, width: int) -> str:
 
 
 def with_masks(folder: Path, moves: list[Move]) -> list[Move]:
-    """`moves` plus the move of each face's applied mask (`_masks/<stem>.png`), where it has one."""
+    """`moves` plus the move of each face's applied mask (`_masks/<stem>.png`), where it has one
+    (a mask two faces share by stem, `a.png` and `a.jpg`, moves with the first)."""
     out = list(moves)
+    claimed = set()
     for move in moves:
         old, new = Path(move.old), Path(move.new)
         mask = Path(old.parent, MASKS_DIR, f"{old.stem}.png")
-        if (folder / mask).is_file():
+        if (folder / mask).is_file() and mask not in claimed:
+            claimed.add(mask)
             out.append(Move(str(mask), str(Path(new.parent, MASKS_DIR, f"{new.stem}.png"))))
     return out
+
+
+def is_mask(relative: str) -> bool:
+    return MASKS_DIR in Path(relative).parts
 
 
 def _read_journal(folder: Path) -> list[dict[str, Any]]:
@@ -66,85 +80,149 @@ def _read_journal(folder: Path) -> list[dict[str, Any]]:
         return []
     document = read_json(path, JOURNAL_MAX_BYTES, "a faceweave sort log", "does not exist")
     entries = document.get("entries") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not all(_valid_entry(e) for e in entries):
+    if not isinstance(entries, list) or not all(_valid_entry(folder, e) for e in entries):
         raise UserError(f"{path} is damaged: move it away to sort again (the faces themselves are fine)")
     return entries
 
 
-def _safe_relative(text: object) -> bool:
+def _safe_relative(folder: Path, text: object) -> bool:
+    """A path inside `folder` (no `..`, not absolute, not through a symlinked folder) naming
+    neither the journal, the cache nor a temporary name."""
     if not isinstance(text, str) or not text or "\0" in text:
         return False
     path = Path(text)
-    return not path.is_absolute() and ".." not in path.parts
+    if path.is_absolute() or ".." in path.parts or path.name in ("", ".", JOURNAL_NAME, LOCK_NAME):
+        return False
+    if path.name.startswith((".faceweave-moving-", ".faceweave-stats")):
+        return False
+    return (folder / path).parent.resolve().is_relative_to(folder.resolve())
 
 
-def _valid_entry(entry: object) -> bool:
+def _valid_entry(folder: Path, entry: object) -> bool:
     if not isinstance(entry, dict) or entry.get("state") not in ("started", "placing", "done"):
         return False
     moves = entry.get("moves")
-    return isinstance(moves, list) and all(
-        isinstance(m, list) and len(m) == 2 and all(_safe_relative(p) for p in m) for m in moves
-    )
+    if not isinstance(moves, list) or not all(
+        isinstance(m, list) and len(m) == 2 and all(_safe_relative(folder, p) for p in m) for m in moves
+    ):
+        return False
+    return len({m[0] for m in moves}) == len(moves) == len({m[1] for m in moves})
 
 
 def _write_journal(folder: Path, entries: list[dict[str, Any]]) -> None:
-    write_text_atomic(folder / JOURNAL_NAME, json.dumps({"version": 1, "entries": entries}, indent=0))
+    kept = entries[-JOURNAL_KEEP:]  # the undo history is bounded; the oldest sorts drop out
+    write_text_atomic(folder / JOURNAL_NAME, json.dumps({"version": 1, "entries": kept}, indent=0))
 
 
 def _rename(folder: Path, old: str, new: str) -> None:
-    target = folder / new
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(folder / old, target)
+    os.rename(folder / old, folder / new)
 
 
 def _temp(move_index: int, move: Move) -> str:
     return str(Path(move.old).parent / _TEMP.format(index=move_index))
 
 
-def _check_free(folder: Path, moves: list[Move]) -> None:
-    sources = {m.old for m in moves}
+_held: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """One faceweave command at a time changes a faceset (re-entrant within this process); stop
+    signals wait while it holds the lock, so no rename sequence is cut short."""
+    key = folder.resolve()
+    if _held.get(key):
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    try:
+        handle = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        handle = -1  # a read-only faceset: nothing here will move anyway
+    try:
+        if handle >= 0:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy = f"another faceweave command is changing {folder}; wait until it is done"
+                raise UserError(busy) from None
+        _held[key] = 1
+        with signals_held():
+            yield
+    finally:
+        _held.pop(key, None)
+        if handle >= 0:
+            os.close(handle)
+
+
+def check_plan(folder: Path, moves: list[Move]) -> None:
+    """Refuse, before anything moves, a plan that could overwrite or lose a file."""
+    sources, targets = [m.old for m in moves], [m.new for m in moves]
+    if len(set(sources)) != len(sources) or len(set(targets)) != len(targets):
+        raise UserError(f"two faces in {folder} would get the same name; nothing was moved")
+    known = set(sources)
     for move in moves:
-        if not (folder / move.old).exists():
+        if not all(_safe_relative(folder, p) for p in (move.old, move.new)):
+            raise UserError(f"{move.old} -> {move.new} leaves {folder}; nothing was moved")
+        if not os.path.lexists(folder / move.old):
             raise UserError(f"{folder / move.old} vanished while faceweave worked; nothing was moved")
-        if move.new not in sources and (folder / move.new).exists():
+        if move.new not in known and os.path.lexists(folder / move.new):
             raise UserError(f"{folder / move.new} is in the way; move it away first (nothing was moved)")
 
 
+def _make_parents(folder: Path, moves: list[Move]) -> None:
+    for parent in sorted({(folder / m.new).parent for m in moves}):
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise UserError(f"{parent} is a file, not a folder; move it away (nothing was moved)") from None
+
+
 def apply_moves(folder: Path, moves: list[Move], what: str) -> None:
-    """Move every file of `moves` (which may swap names among themselves), journalled as `what`."""
+    """Move every file of `moves` (which may swap names among themselves), journalled as `what`.
+    Anything that fails part way is rolled back or finished before the error is raised."""
     moves = [m for m in moves if m.old != m.new]
     if not moves:
         return
-    recover(folder)
-    _check_free(folder, moves)
-    entries = _read_journal(folder)
-    entry: dict[str, Any] = {"what": what, "time": round(time.time(), 1), "state": "started",
-                             "moves": [[m.old, m.new] for m in moves]}  # fmt: skip
-    with signals_held():
+    with folder_lock(folder):
+        recover(folder)
+        check_plan(folder, moves)
+        _make_parents(folder, moves)
+        entries = _read_journal(folder)
+        entry: dict[str, Any] = {"what": what, "time": round(time.time(), 1), "state": "started",
+                                 "moves": [[m.old, m.new] for m in moves]}  # fmt: skip
         _write_journal(folder, [*entries, entry])
-        for k, move in enumerate(moves):
-            _rename(folder, move.old, _temp(k, move))
-        entry["state"] = "placing"
-        _write_journal(folder, [*entries, entry])
-        for k, move in enumerate(moves):
-            _rename(folder, _temp(k, move), move.new)
-        entry["state"] = "done"
-        _write_journal(folder, [*entries, entry])
+        try:
+            for k, move in enumerate(moves):
+                _rename(folder, move.old, _temp(k, move))
+            entry["state"] = "placing"
+            _write_journal(folder, [*entries, entry])
+            for k, move in enumerate(moves):
+                _rename(folder, _temp(k, move), move.new)
+            entry["state"] = "done"
+            _write_journal(folder, [*entries, entry])
+        except BaseException:
+            recover(folder)
+            raise
 
 
 def recover(folder: Path) -> str:
     """Finish or roll back a move a crash cut short; says what it did ('' when nothing was due)."""
-    entries = _read_journal(folder)
-    if not entries or entries[-1]["state"] == "done":
+    if not (folder / JOURNAL_NAME).is_file():
         return ""
-    entry = entries[-1]
-    moves = [Move(*m) for m in entry["moves"]]
-    with signals_held():
+    with folder_lock(folder):
+        entries = _read_journal(folder)
+        if not entries or entries[-1]["state"] == "done":
+            return ""
+        entry = entries[-1]
+        moves = [Move(*m) for m in entry["moves"]]
         forward = entry["state"] == "placing"
         for k, move in enumerate(moves):
-            temp = _temp(k, move)
-            if (folder / temp).exists():
-                _rename(folder, temp, move.new if forward else move.old)
+            temp, target = _temp(k, move), move.new if forward else move.old
+            if os.path.lexists(folder / temp) and not os.path.lexists(folder / target):
+                _rename(folder, temp, target)
         if forward:
             entry["state"] = "done"
             _write_journal(folder, entries)
@@ -153,28 +231,35 @@ def recover(folder: Path) -> str:
     return f"{'finished' if forward else 'rolled back'} an interrupted {entry.get('what', 'sort')}"
 
 
-def undo_last(folder: Path) -> tuple[str, int, int]:
-    """Reverse the last journalled sort: (what it was, files moved back, files no longer where the
-    sort put them and so left alone)."""
-    recover(folder)
-    entries = _read_journal(folder)
-    if not entries:
-        raise UserError(f"{folder} has no sort to undo ({JOURNAL_NAME} lists none)")
-    entry = entries[-1]
-    back = [Move(new, old) for old, new in entry["moves"]]
-    present = [m for m in back if (folder / m.old).exists()]
-    sources = {m.old for m in present}
-    present = [m for m in present if m.new in sources or not (folder / m.new).exists()]
-    if present:
-        _check_free(folder, present)
-        entries_left = entries[:-1]
-        _write_journal(folder, entries_left)
-        apply_moves(folder, present, f"undo of {entry.get('what', 'sort')}")
-        # The undo itself is not a sort a later --undo should reverse.
-        _write_journal(folder, entries_left)
-    else:
+@dataclass(frozen=True)
+class Undone:
+    what: str = ""  # the sort reversed
+    back: int = 0  # faces renamed back
+    gone: int = 0  # faces no longer where the sort put them, left alone
+    recovered: str = ""  # an interrupted sort was rolled back or finished instead; nothing undone
+
+
+def undo_last(folder: Path) -> Undone:
+    """Reverse the last journalled sort. Faces are moved back by the journal; their masks as they
+    are now (a mask applied since the sort goes along)."""
+    with folder_lock(folder):
+        recovered = recover(folder)
+        if recovered:
+            return Undone(recovered=recovered)
+        entries = _read_journal(folder)
+        if not entries:
+            raise UserError(f"{folder} has no sort to undo ({JOURNAL_NAME} lists none)")
+        entry = entries[-1]
+        back = [Move(new, old) for old, new in entry["moves"] if not is_mask(old)]
+        present = [m for m in back if os.path.lexists(folder / m.old)]
+        sources = {m.old for m in present}
+        present = [m for m in present if m.new in sources or not os.path.lexists(folder / m.new)]
+        plan = with_masks(folder, present)
+        check_plan(folder, plan)
         _write_journal(folder, entries[:-1])
-    return str(entry.get("what", "sort")), len(present), len(back) - len(present)
+        apply_moves(folder, plan, f"undo of {entry.get('what', 'sort')}")
+        _write_journal(folder, entries[:-1])  # the undo itself is not a sort to reverse later
+    return Undone(str(entry.get("what", "sort")), len(present), len(back) - len(present))
 
 
 def set_aside_faces(folder: Path) -> int:

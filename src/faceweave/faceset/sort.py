@@ -14,7 +14,6 @@ from faceweave.faceset.moves import (
     REJECTED_DIR,
     Move,
     apply_moves,
-    base_name,
     recover,
     sorted_name,
     with_masks,
@@ -40,7 +39,7 @@ def sort_moves(names: Sequence[str], order: Sequence[int], method: str, count: i
     width = max(5, len(str(len(kept))))
     moves = [Move(names[i], sorted_name(rank, names[i], width)) for rank, i in enumerate(kept)]
     aside = order[len(kept) :] if count else []
-    moves += [Move(names[i], str(Path(REJECTED_DIR, method, base_name(names[i])))) for i in aside]
+    moves += [Move(names[i], str(Path(REJECTED_DIR, method, names[i]))) for i in aside]
     return moves
 
 
@@ -57,6 +56,8 @@ def run_sort(
     sort = SORTS.get(method)
     if count is not None and not sort.uses_count:
         raise UserError(f"--count keeps the best faces of `best`; sort by {method} orders all of them")
+    if count is not None and reverse:
+        raise UserError("--count keeps the best faces; it does not go with --reverse")
     if references and not sort.uses_reference:
         raise UserError(f"--reference is for sorting by identity, not by {method}")
     if not folder.is_dir():

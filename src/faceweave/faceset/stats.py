@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,7 +46,7 @@ from faceweave.formats.aligned import (
 )
 
 CACHE_NAME = ".faceweave-stats.npz"
-STATS_VERSION = 1  # bump when a statistic's definition changes: older caches are measured again
+STATS_VERSION = 2  # bump when a statistic's definition changes: older caches are measured again
 ANALYSIS_PX = 192  # pixel statistics are measured at one size, so faces of any crop size compare
 HIST_BINS = 16  # per Lab channel
 GROUPS = ("meta", "pixels", "identity")
@@ -111,9 +112,9 @@ class FacesetStats:
         return [self.folder / name for name in self.names]
 
 
-def _signature(path: Path) -> tuple[int, int, int]:
+def _signature(path: Path) -> tuple[int, int, int, int]:
     info = path.stat()
-    return info.st_size, info.st_mtime_ns, info.st_ino
+    return info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev
 
 
 # --- measuring one face -----------------------------------------------------------------------
@@ -220,24 +221,38 @@ def _empty(name: str, count: int) -> Array:
 
 
 def _read_cache(folder: Path) -> dict[str, Array] | None:
+    """The cached table, or None when there is none or it is not exactly what this version writes
+    (every array's shape and type checked, so a damaged file is measured over, never trusted)."""
     path = folder / CACHE_NAME
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
             data = {key: archive[key] for key in archive.files}
-        if int(data["version"]) != STATS_VERSION:
-            return None
-        count = len(data["names"])
-        for key in ("signature", *(f"valid_{g}" for g in GROUPS)):
-            if len(data[key]) != count:
-                return None
-        for name, (_, dtype, shape) in COLUMNS.items():
-            if name in data and (data[name].shape != (count, *shape) or data[name].dtype != np.dtype(dtype)):
-                return None
-        return data
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ):
         return None  # damaged or foreign: measured again, and replaced on save
+    names, version = data.get("names"), data.get("version")
+    if not isinstance(names, np.ndarray) or names.ndim != 1 or names.dtype.kind != "U":
+        return None
+    if not isinstance(version, np.ndarray) or version.shape != () or version.dtype.kind not in "iu":
+        return None
+    count = len(names)
+    expected = {"signature": ("int64", (count, 4)), **{f"valid_{g}": ("bool", (count,)) for g in GROUPS}}
+    expected |= {name: (dtype, (count, *shape)) for name, (_, dtype, shape) in COLUMNS.items()}
+    for key, (dtype, shape) in expected.items():
+        value = data.get(key)
+        if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != np.dtype(dtype):
+            return None
+    return data if int(version) == STATS_VERSION else None
 
 
 def _write_cache(folder: Path, names: list[str], signatures: Array, valid: dict[str, Array],
@@ -246,7 +261,8 @@ def _write_cache(folder: Path, names: list[str], signatures: Array, valid: dict[
     arrays = {f"valid_{g}": valid[g] for g in GROUPS}
     np.savez_compressed(buffer, version=np.array(STATS_VERSION), names=np.array(names, dtype=str),
              signature=signatures, **arrays, **columns)  # fmt: skip
-    with contextlib.suppress(OSError):  # a read-only faceset is still measured; the next run is slower
+    # A read-only faceset (or a full disk) is still measured; only the next run is slower.
+    with contextlib.suppress(OSError, UserError):
         write_bytes_atomic(folder / CACHE_NAME, buffer.getvalue())
 
 
@@ -289,7 +305,7 @@ def _run_jobs(paths: list[Path], groups: tuple[str, ...], workers: int,
     context = multiprocessing.get_context("spawn")
     with signals_held():
         pool = ProcessPoolExecutor(workers, context, initializer=shield_worker, initargs=(os.getpid(),))
-    processes = list(getattr(pool, "_processes", {}).values())
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     try:
         for rows in pool.map(_measure_chunk, chunks, [groups] * len(chunks)):
             yield from rows
@@ -300,7 +316,7 @@ def _run_jobs(paths: list[Path], groups: tuple[str, ...], workers: int,
             "a worker measuring faces died (out of memory?); run it again with --workers 1"
         ) from exc
     finally:
-        processes = list(getattr(pool, "_processes", {}).values()) or processes
+        processes = list((getattr(pool, "_processes", None) or {}).values()) or processes
         pool.shutdown(wait=False, cancel_futures=True)
         stop_workers(processes)
 
@@ -317,12 +333,17 @@ def faceset_stats(
     wanted = tuple(g for g in GROUPS if g in set(groups) | {"meta"})
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
-    paths = list_face_files(folder)
+    paths, found, damaged = [], [], []
+    for path in list_face_files(folder):
+        try:
+            found.append(_signature(path))
+            paths.append(path)
+        except OSError as exc:  # a dangling link, or a file gone since the listing
+            damaged.append(Damaged(path.name, f"cannot be read ({exc.strerror})"))
     names = [p.name for p in paths]
-    signatures = np.array([_signature(p) for p in paths], np.int64).reshape(-1, 3)
+    signatures = np.array(found, np.int64).reshape(-1, 4)
     table = _reuse(_read_cache(folder), len(names), signatures)
     todo = sorted({i for g in wanted for i in np.flatnonzero(~table[f"valid_{g}"]).tolist()})
-    damaged: list[Damaged] = []
     if todo:
         say(f"measuring {len(todo)} of {len(paths)} face(s) ({', '.join(wanted)}) ...")
     done = [0]
@@ -331,6 +352,7 @@ def faceset_stats(
         done[0] += n
         tick(done[0], len(todo))
 
+    unreadable = len(damaged)
     for i, row in zip(todo, _run_jobs([paths[i] for i in todo], wanted, workers, count), strict=True):
         if isinstance(row, Damaged):
             damaged.append(row)
@@ -350,7 +372,7 @@ def faceset_stats(
         [names[i] for i in keep],
         {name: table[name][keep] for name, (group, _, _) in COLUMNS.items() if group in wanted},
         damaged,
-        len(todo) - len(damaged),
+        len(todo) - (len(damaged) - unreadable),
     )
 
 

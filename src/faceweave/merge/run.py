@@ -18,7 +18,7 @@ import torch
 from faceweave.atomic import discard, temp_path_for, write_bytes_atomic
 from faceweave.config import Config, MergeConfig
 from faceweave.errors import UserError
-from faceweave.faceset.moves import set_aside_faces
+from faceweave.faceset.moves import recover, set_aside_faces
 from faceweave.formats.aligned import list_face_files, read_face_meta
 from faceweave.formats.checkpoint import latest_checkpoint, load_checkpoint
 from faceweave.formats.summary import read_summary, summary_path
@@ -74,6 +74,8 @@ def dst_source(ws: Workspace) -> tuple[Path, int]:
 
 
 def dst_faces(ws: Workspace, tracks: set[int] | None) -> list[DstFace]:
+    if ws.dst_aligned.is_dir():
+        recover(ws.dst_aligned)  # a faceset sort a crash cut short: no face stays hidden
     files = list_face_files(ws.dst_aligned) if ws.dst_aligned.is_dir() else []
     if not files:
         raise UserError(f"{ws.dst_aligned} holds no faces: run `faceweave extract dst` first")

@@ -16,7 +16,7 @@ from faceweave.atomic import write_text_atomic
 from faceweave.childproc import signals_held
 from faceweave.config import Config, TrainConfig
 from faceweave.errors import UserError
-from faceweave.faceset.moves import set_aside_faces
+from faceweave.faceset.moves import recover, set_aside_faces
 from faceweave.formats.checkpoint import (
     TrainState,
     checkpoint_name,
@@ -261,6 +261,10 @@ def _train(
 def _facesets(
     cfg: TrainConfig, ws: Workspace, dist: Distributed, say: Say, pose_deg: float
 ) -> tuple[Faceset, Faceset]:
+    for folder in (ws.src_aligned, ws.dst_aligned):
+        finished = recover(folder) if folder.is_dir() else ""  # a faceset sort a crash cut short
+        if finished:
+            say(f"{folder}: {finished}")
     src = load_faceset(ws.src_aligned, cfg.resolution, occlusion=cfg.occlusion_mask)
     dst = load_faceset(ws.dst_aligned, cfg.resolution, occlusion=cfg.occlusion_mask)
     say(f"facesets: {len(src.faces)} src, {len(dst.faces)} dst faces at {cfg.resolution} px")
