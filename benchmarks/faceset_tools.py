@@ -93,27 +93,23 @@ def bench_size(faces: list[Path], root: Path, count: int, runs: int, workers: in
         seconds = timed(lambda g=group: faceset_stats(folder, g, workers))  # type: ignore[misc]
         print(f"  cache build, {'+'.join(group):22} {seconds:8.1f} s  ({1000 * seconds / count:.1f} ms/face)")
     cache_mb = (folder / CACHE_NAME).stat().st_size / 2**20
-    print(
-        f"  cache file: {cache_mb:.1f} MiB; reading it back: {timed(lambda: faceset_stats(folder, ('meta', 'pixels'), workers)):.2f} s"
-    )
+    reread = timed(lambda: faceset_stats(folder, ("meta", "pixels"), workers))
+    print(f"  cache file: {cache_mb:.1f} MiB; reading it back: {reread:.2f} s")
     for method in SORTS.names():
         if "identity" in SORTS.get(method).needs and not identity:
             continue
+        keep = count // 2 if method == "best" else None
         times = []
         for _ in range(runs):
-            times.append(
-                timed(lambda m=method: run_sort(folder, m, cfg, count=count // 2 if m == "best" else None))
-            )  # type: ignore[misc]
+            times.append(timed(lambda m=method, k=keep: run_sort(folder, m, cfg, count=k)))  # type: ignore[misc]
             undo_last(folder)
-        print(
-            f"  sort --by {method:12} median {statistics.median(times):6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)})"
-        )
+        listed = ", ".join(f"{t:.2f}" for t in times)
+        print(f"  sort --by {method:12} median {statistics.median(times):6.2f} s  (runs: {listed})")
     if not identity:
         cfg = dataclasses.replace(cfg, identity=0)
     print(f"  clean --dry-run          {timed(lambda: run_clean(folder, cfg, dry_run=True)):6.2f} s")
-    print(
-        f"  coverage (same set twice) {timed(lambda: run_coverage(folder, folder, 10.0, root / 'cov', workers=workers)):6.2f} s"
-    )
+    covered = timed(lambda: run_coverage(folder, folder, 10.0, root / "cov", workers=workers))
+    print(f"  coverage (same set twice) {covered:6.2f} s")
     shutil.rmtree(folder)
 
 
@@ -122,13 +118,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,20000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--identity-up-to", type=int, default=20000, help="measure identity only up to this size"
-    )
+    parser.add_argument("--identity-up-to", type=int, default=20000, help="identity only up to this size")
     args = parser.parse_args()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores; workers {args.workers}; median of {args.runs}"
-    )
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    print(f"machine: {machine}; workers {args.workers}; median of {args.runs}")
     with tempfile.TemporaryDirectory(prefix="faceweave-faceset-") as tmp:
         root = Path(tmp)
         faces = base_faces(root)
