@@ -141,8 +141,25 @@ def is_quiet() -> bool:
     return bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
 
 
+EVENTS_ENV = "FACEWEAVE_EVENTS"  # a file the studio reads: progress and messages as JSON lines
+
+
+def event(kind: str, **data: Any) -> None:
+    """One JSON line for a watcher (the studio) when FACEWEAVE_EVENTS names a file; else nothing."""
+    import json
+    import os
+    import time
+
+    path = os.environ.get(EVENTS_ENV)
+    if not path:
+        return
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps({"kind": kind, "time": round(time.time(), 2), **data}) + "\n")
+
+
 def info(message: str) -> None:
-    """A status line on stderr, hidden by --quiet."""
+    """A status line on stderr, hidden by --quiet (and an event for a watcher)."""
+    event("message", text=message)
     if not is_quiet():
         click.echo(message, err=True)
 
@@ -153,13 +170,31 @@ def warn(message: str) -> None:
 
 @contextlib.contextmanager
 def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
-    """A progress bar with ETA on stderr (silent under --quiet); yields a tick function."""
+    """A progress bar with ETA on stderr (silent under --quiet); yields a tick function. A watcher
+    (FACEWEAVE_EVENTS) gets a progress event about twice a second."""
+    import time
+
+    done, last = [0], [0.0]
+
+    def told() -> None:
+        done[0] += 1
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or done[0] >= total:
+            last[0] = now
+            event("progress", label=label, done=done[0], total=total)
+
+    event("progress", label=label, done=0, total=total)
     if is_quiet():
-        yield lambda: None
+        yield told
         return
     with click.progressbar(length=max(total, 1), label=label, show_eta=True, show_pos=True,
                            file=sys.stderr) as bar:  # fmt: skip
-        yield lambda: bar.update(1)
+
+        def tick() -> None:
+            bar.update(1)
+            told()
+
+        yield tick
 
 
 def print_eval(evaluation: Any, report_dir: Path) -> None:

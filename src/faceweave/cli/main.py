@@ -29,6 +29,7 @@ from faceweave.cli import (
     merge,
     probe,
     run,
+    studio,
     train,
     verify,
     video,
@@ -101,7 +102,8 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
         logging.getLogger("torch").setLevel(logging.WARNING)
 
 
-for module in (init, extract, faceset, mask, train, merge, evaluate, run, verify, frames, video, probe, demo):
+for module in (init, extract, faceset, mask, train, merge, evaluate, run, verify, frames, video, probe, demo,
+               studio):  # fmt: skip
     cli.add_command(module.command)
 
 

@@ -1,0 +1,340 @@
+"""The studio's web app. Routes are thin: they check, then call the workspace, job and form
+modules; pages are plain HTML with a little JavaScript (static/app.js)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from faceweave.errors import UserError
+from faceweave.studio import pages
+from faceweave.studio.jobs import JobStore, Runner
+from faceweave.studio.security import (
+    TOKEN_COOKIE,
+    TOKEN_HEADER,
+    Forbidden,
+    host_ok,
+    inside,
+    token_ok,
+    workspace_name,
+)
+from faceweave.studio.state import losses, workspace_state
+
+STATIC = Path(__file__).with_name("static")
+SIDES = ("src", "dst")
+UPLOAD_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+
+
+class Studio:
+    """The studio's root folder, its workspaces (folders right under it), token and job runner."""
+
+    def __init__(self, root: Path, token: str, hosts: tuple[str, ...], only: str | None = None,
+                 max_upload_mb: int = 8192) -> None:  # fmt: skip
+        self.root, self.token, self.hosts, self.only = root.resolve(), token, hosts, only
+        self.max_upload = max_upload_mb << 20
+        self.runner = Runner({name: self.root / name for name in self.names()})
+
+    def names(self) -> list[str]:
+        if self.only is not None:
+            return [self.only]
+        return sorted(p.name for p in self.root.iterdir() if (p / "faceweave.toml").is_file())
+
+    def workspace(self, name: str) -> Path:
+        workspace_name(name)
+        if name not in self.names():
+            raise Forbidden(f"there is no workspace {name!r}")
+        return self.root / name
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(studio: Studio) -> FastAPI:
+    app = FastAPI(title="faceweave studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.studio = studio
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if not host_ok(request.headers.get("host"), studio.hosts):
+            return _error(403, "forbidden: this studio answers only to its own address")
+        given = (request.query_params.get("token") or request.headers.get(TOKEN_HEADER)
+                 or request.cookies.get(TOKEN_COOKIE))  # fmt: skip
+        if not token_ok(given, studio.token):
+            return _error(403, "forbidden: the access token is missing or wrong (open the URL it printed)")
+        try:
+            response = await call_next(request)
+        except Forbidden as exc:
+            return _error(403, str(exc))
+        except UserError as exc:
+            return _error(400, str(exc))
+        if request.query_params.get("token"):
+            response.set_cookie(TOKEN_COOKIE, studio.token, httponly=True, samesite="strict")
+        return response
+
+    _pages(app, studio)
+    _api(app, studio)
+    _media(app, studio)
+    return app
+
+
+def _pages(app: FastAPI, studio: Studio) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return pages.index(studio.names(), studio.root)
+
+    @app.get("/w/{name}", response_class=HTMLResponse)
+    def workspace_page(name: str) -> str:
+        studio.workspace(name)
+        return pages.workspace(name)
+
+    @app.get("/w/{name}/options", response_class=HTMLResponse)
+    def options_page(name: str) -> str:
+        studio.workspace(name)
+        return pages.options(name)
+
+    @app.get("/static/{file}")
+    def static(file: str) -> FileResponse:
+        return FileResponse(inside(STATIC, file))
+
+
+def _api(app: FastAPI, studio: Studio) -> None:
+    runner = studio.runner
+
+    @app.get("/api/workspaces")
+    def list_workspaces() -> dict[str, Any]:
+        return {"workspaces": studio.names(), "root": str(studio.root)}
+
+    @app.post("/api/workspaces")
+    async def create_workspace(request: Request) -> dict[str, Any]:
+        body = await _json(request)
+        if studio.only is not None:
+            raise Forbidden("this studio serves one workspace (-w); start it with --root to create more")
+        name = workspace_name(str(body.get("name", "")))
+        root = studio.root / name
+        if root.exists():
+            raise UserError(f"{name} already exists")
+        from faceweave.workspace import init_workspace
+
+        ws = init_workspace(root).workspace
+        if body.get("demo"):
+            await asyncio.to_thread(_demo_clips, ws)
+        runner.add_workspace(name, root)
+        return {"name": name}
+
+    @app.get("/api/w/{name}/state")
+    def state(name: str) -> dict[str, Any]:
+        root = studio.workspace(name)
+        return {**workspace_state(name, root), "jobs": [j.__dict__ for j in runner.history(name)]}
+
+    @app.put("/api/w/{name}/input/{side}")
+    async def upload(name: str, side: str, request: Request) -> dict[str, Any]:
+        root = studio.workspace(name)
+        target = _side_video(root, side)
+        kind = request.headers.get("x-file-suffix", ".mp4").lower()
+        if kind not in UPLOAD_SUFFIXES:
+            raise UserError(f"{kind} is not a video type the studio takes ({', '.join(UPLOAD_SUFFIXES)})")
+        size, limit = int(request.headers.get("content-length") or 0), studio.max_upload >> 20
+        if size > studio.max_upload:
+            raise UserError(f"the file is larger than the upload limit ({limit} MiB)")
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        written = 0
+        try:
+            with partial.open("wb") as out:
+                async for chunk in request.stream():
+                    written += len(chunk)
+                    if written > studio.max_upload:
+                        raise UserError(f"the file is larger than the upload limit ({limit} MiB)")
+                    out.write(chunk)
+            _check_video(partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return {"bytes": written}
+
+    @app.post("/api/w/{name}/link/{side}")
+    async def link(name: str, side: str, request: Request) -> dict[str, Any]:
+        """Use a video already on the server, inside the studio's root: copied in, so the
+        workspace holds its own input."""
+        root = studio.workspace(name)
+        target = _side_video(root, side)
+        source = inside(studio.root, str((await _json(request)).get("path", "")))
+        if not source.is_file():
+            raise UserError("that path is not a file inside the studio's folder")
+        _check_video(source)
+        await asyncio.to_thread(shutil.copyfile, source, target)
+        return {"bytes": target.stat().st_size}
+
+    @app.post("/api/w/{name}/jobs")
+    async def submit(name: str, request: Request) -> dict[str, Any]:
+        studio.workspace(name)
+        body = await _json(request)
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise UserError("options must be a table")
+        return runner.submit(name, str(body.get("kind", "")), options).__dict__
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    def cancel(job_id: str) -> dict[str, Any]:
+        job = runner.get(job_id)
+        studio.workspace(job.workspace)
+        return runner.cancel(job_id).__dict__
+
+    @app.post("/api/jobs/{job_id}/resume")
+    def resume(job_id: str) -> dict[str, Any]:
+        return runner.resume(job_id).__dict__
+
+    @app.get("/api/jobs/{job_id}/log")
+    def job_log(job_id: str) -> Response:
+        job = runner.get(job_id)
+        path = JobStore(studio.workspace(job.workspace)).log_path(job_id)
+        text = _tail(path, 20000) if path.is_file() else ""
+        return Response(text, media_type="text/plain; charset=utf-8")
+
+    @app.get("/api/w/{name}/losses")
+    def loss_curve(name: str) -> dict[str, list[float]]:
+        return losses(studio.workspace(name) / "model" / "train_log.jsonl")
+
+    @app.get("/api/w/{name}/options")
+    def options(name: str) -> dict[str, Any]:
+        from faceweave.studio.forms import current_config, form_fields
+
+        return {"fields": form_fields(current_config(studio.workspace(name) / "faceweave.toml"))}
+
+    @app.put("/api/w/{name}/options")
+    async def save(name: str, request: Request) -> dict[str, Any]:
+        from faceweave.errors import ConfigError
+        from faceweave.studio.forms import save_options
+
+        values = await _json(request)
+        try:
+            await asyncio.to_thread(save_options, studio.workspace(name) / "faceweave.toml", values)
+        except ConfigError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True}
+
+    @app.get("/api/w/{name}/verify")
+    async def verify(name: str) -> dict[str, Any]:
+        from faceweave.provenance.verify import describe, verify_file
+
+        result = studio.workspace(name) / "result.mp4"
+        if not result.is_file():
+            return {"lines": [], "verdict": "no result yet"}
+        verdict = await asyncio.to_thread(verify_file, result)
+        labelled = "labelled synthetic (faceweave)" if verdict.labelled else "NOT labelled"
+        return {"lines": describe(verdict), "verdict": labelled}
+
+    @app.get("/api/w/{name}/events")
+    async def events(name: str, request: Request) -> StreamingResponse:
+        root = studio.workspace(name)
+        return StreamingResponse(_event_stream(studio, name, root, request), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+def _media(app: FastAPI, studio: Studio) -> None:
+    @app.get("/media/{name}/{path:path}")
+    def media(name: str, path: str) -> FileResponse:
+        root = studio.workspace(name)
+        file = inside(root, path)
+        if not file.is_file():
+            raise Forbidden("there is no such file in the workspace")
+        return FileResponse(file, headers={"Cache-Control": "no-store"})
+
+
+async def _event_stream(studio: Studio, name: str, root: Path, request: Request) -> AsyncIterator[bytes]:
+    """Server-sent events: the workspace's state whenever it changes, and each running job's
+    newest progress and messages, checked twice a second."""
+    last = ""
+    offsets: dict[str, int] = {}
+    yield b"retry: 1000\n\n"
+    while not await request.is_disconnected():
+        snapshot = await asyncio.to_thread(_snapshot, studio, name, root, offsets)
+        text = json.dumps(snapshot, default=str)
+        if text != last:
+            last = text
+            yield f"event: state\ndata: {text}\n\n".encode()
+        await asyncio.sleep(0.5)
+
+
+def _snapshot(studio: Studio, name: str, root: Path, offsets: dict[str, int]) -> dict[str, Any]:
+    jobs = studio.runner.history(name)
+    running = [j for j in jobs if j.state == "running"]
+    progress, messages = None, []
+    if running:
+        path = JobStore(root).events_path(running[0].id)
+        for record in _new_records(path, offsets):
+            if record.get("kind") == "progress":
+                progress = record
+            elif record.get("kind") == "message":
+                messages.append(str(record.get("text", "")))
+        progress = progress or offsets.get(f"{running[0].id}:progress")  # type: ignore[assignment]
+        if progress:
+            offsets[f"{running[0].id}:progress"] = progress  # type: ignore[assignment]
+    return {**workspace_state(name, root), "jobs": [j.__dict__ for j in jobs], "progress": progress,
+            "messages": messages[-20:]}  # fmt: skip
+
+
+def _new_records(path: Path, offsets: dict[str, int]) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    start = offsets.get(str(path), 0)
+    with path.open("rb") as events:
+        events.seek(start)
+        data = events.read(1 << 20)
+    end = data.rfind(b"\n") + 1
+    offsets[str(path)] = start + end
+    out = []
+    for line in data[:end].decode("utf-8", "replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def _tail(path: Path, limit: int) -> str:
+    with path.open("rb") as log:
+        size = log.seek(0, 2)
+        log.seek(max(0, size - limit))
+        return log.read().decode("utf-8", "replace")
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise UserError("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise UserError("the request body must be a JSON object")
+    return body
+
+
+def _side_video(root: Path, side: str) -> Path:
+    if side not in SIDES:
+        raise UserError("side must be src or dst")
+    return root / f"data_{side}.mp4"
+
+
+def _check_video(path: Path) -> None:
+    from faceweave.media.probe import probe_video
+
+    info = probe_video(path)  # a UserError names what is wrong with it
+    if not info.frame_count:
+        raise UserError("the file holds no video frames")
+
+
+def _demo_clips(ws: Any) -> None:
+    from faceweave.config import load_config
+    from faceweave.demo import make_demo_videos
+
+    make_demo_videos(ws, load_config(), 4.0, lambda _: None)

@@ -1,0 +1,39 @@
+"""The studio's pages: plain HTML skeletons (templates/) that static/app.js fills from the API."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from string import Template
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
+
+
+def _page(title: str, body: str, script: str) -> str:
+    return _template("page").substitute(title=html.escape(title), body=body, script=script)
+
+
+def _js(text: str) -> str:
+    """A JavaScript string literal that is safe inside a <script> element."""
+    return json.dumps(text).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def index(names: list[str], root: Path) -> str:
+    rows = "".join(f'<li><a href="/w/{html.escape(n)}">{html.escape(n)}</a></li>' for n in names)
+    body = _template("index").substitute(root=html.escape(str(root)), rows=rows or "<li>none yet</li>")
+    return _page("faceweave studio", body, "studio.index();")
+
+
+def workspace(name: str) -> str:
+    body = _template("workspace").substitute(name=html.escape(name))
+    return _page(f"faceweave studio: {name}", body, f"studio.workspace({_js(name)});")
+
+
+def options(name: str) -> str:
+    body = _template("options").substitute(name=html.escape(name))
+    return _page(f"faceweave studio: {name} options", body, f"studio.options({_js(name)});")

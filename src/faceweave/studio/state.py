@@ -1,0 +1,101 @@
+"""What the studio shows of a workspace, read from the same files the CLI writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from faceweave.errors import UserError
+from faceweave.formats.aligned import list_face_files
+from faceweave.workspace import Workspace
+
+LOSS_POINTS = 600  # the loss curve is thinned to this many points, whatever the log's length
+
+
+def _probe(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    from faceweave.media.probe import probe_video
+
+    try:
+        info = probe_video(path)
+    except UserError as exc:
+        return {"error": str(exc)}
+    return {
+        "width": info.width, "height": info.height, "fps": round(float(info.fps), 3),
+        "frames": info.frame_count, "seconds": round(info.duration_s, 2), "codec": info.codec,
+        "audio": bool(info.audio), "bytes": path.stat().st_size,
+    }  # fmt: skip
+
+
+def _faces(folder: Path) -> int:
+    # A count of names: 20,000 faces list in milliseconds; nothing is opened.
+    return len(list_face_files(folder))
+
+
+def _model(ws: Workspace) -> dict[str, Any]:
+    from faceweave.formats.checkpoint import list_checkpoints
+
+    try:
+        checkpoints = [p.name for p in list_checkpoints(ws.model)] if ws.model.is_dir() else []
+    except UserError:
+        checkpoints = []
+    preview = ws.model / "preview.png"
+    return {
+        "checkpoints": checkpoints,
+        "preview_mtime": preview.stat().st_mtime if preview.is_file() else None,
+        "last": last_log_record(ws.model / "train_log.jsonl"),
+    }
+
+
+def last_log_record(path: Path, tail_bytes: int = 8192) -> dict[str, Any] | None:
+    """The last training step of train_log.jsonl, read from the file's end (a 1-hour log is big)."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as log:
+        size = log.seek(0, 2)
+        log.seek(max(0, size - tail_bytes))
+        lines = log.read().decode("utf-8", "replace").splitlines()
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "iteration" in record:
+            return record
+    return None
+
+
+def losses(path: Path, points: int = LOSS_POINTS) -> dict[str, list[float]]:
+    """(iteration, src loss, dst loss) of every training step, thinned to about `points`."""
+    its: list[float] = []
+    src: list[float] = []
+    dst: list[float] = []
+    if path.is_file():
+        with path.open(encoding="utf-8", errors="replace") as log:
+            for line in log:
+                if '"iteration"' not in line:
+                    continue
+                try:
+                    record = json.loads(line)
+                    its.append(float(record["iteration"]))
+                    src.append(float(record["loss_src"]))
+                    dst.append(float(record["loss_dst"]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+    step = max(1, len(its) // points)
+    return {"iteration": its[::step], "src": src[::step], "dst": dst[::step]}
+
+
+def workspace_state(name: str, root: Path) -> dict[str, Any]:
+    ws = Workspace(root)
+    result = ws.result
+    return {
+        "name": name,
+        "inputs": {"src": _probe(ws.src_video), "dst": _probe(ws.dst_video)},
+        "faces": {"src": _faces(ws.src_aligned), "dst": _faces(ws.dst_aligned)},
+        "model": _model(ws),
+        "result": {"exists": result.is_file(), "mtime": result.stat().st_mtime if result.is_file() else None},
+        "eval": (root / "eval" / "report.html").is_file(),
+    }

@@ -1,0 +1,184 @@
+"""Every endpoint through FastAPI's test client, with the security cases: token, Host header,
+paths outside the root (.., URL-encoding, absolute, symlinks), uploads, jobs and the options form."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from faceweave.config import SECTIONS
+from faceweave.media.synth import ClipSpec, write_pattern_clip
+from faceweave.studio.app import Studio
+from faceweave.studio.jobs import JobStore, Runner
+from tests.studio.conftest import TOKEN
+
+ROUTES = ["/", "/w/a", "/w/a/options", "/static/app.js", "/api/workspaces", "/api/w/a/state",
+          "/api/w/a/losses", "/api/w/a/options", "/api/w/a/verify", "/media/a/faceweave.toml"]  # fmt: skip
+
+
+def _workspace(client: TestClient, name: str = "a") -> None:
+    response = client.post("/api/workspaces", json={"name": name})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_needs_the_token(client: TestClient, route: str) -> None:
+    _workspace(client)
+    assert client.get(route).status_code == 200
+    bare = TestClient(client.app, base_url="http://127.0.0.1:8484")
+    refused = bare.get(route)
+    assert refused.status_code == 403 and "token" in refused.json()["error"]
+    assert bare.get(route, headers={"x-faceweave-token": "wrong"}).status_code == 403
+
+
+def test_a_token_in_the_url_becomes_a_cookie(client: TestClient) -> None:
+    bare = TestClient(client.app, base_url="http://127.0.0.1:8484")
+    assert bare.get(f"/?token={TOKEN}").status_code == 200
+    assert bare.get("/api/workspaces").status_code == 200  # the cookie alone now
+
+
+def test_events_need_the_token(client: TestClient) -> None:
+    _workspace(client)
+    bare = TestClient(client.app, base_url="http://127.0.0.1:8484")
+    assert bare.get("/api/w/a/events").status_code == 403
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example", "attacker:8484", ""])
+def test_a_foreign_host_header_is_refused(client: TestClient, host: str) -> None:
+    response = client.get("/api/workspaces", headers={"host": host})
+    assert response.status_code in (400, 403)
+
+
+@pytest.mark.parametrize("host", ["localhost:8484", "127.0.0.1", "[::1]:8484"])
+def test_loopback_host_headers_are_served(client: TestClient, host: str) -> None:
+    assert client.get("/api/workspaces", headers={"host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/etc/passwd",
+                                  "/etc/passwd", "%2Fetc%2Fpasswd", "model/../../x"])  # fmt: skip
+def test_no_path_outside_the_root(client: TestClient, studio: Studio, path: str) -> None:
+    _workspace(client)
+    (studio.root / "secret.txt").write_text("outside the workspace")
+    response = client.get(f"/media/a/{path}")
+    assert response.status_code in (403, 404)
+    assert "passwd" not in response.text and "root:" not in response.text
+
+
+def test_a_symlink_out_of_the_root_is_refused(client: TestClient, studio: Studio, tmp_path: Path) -> None:
+    _workspace(client)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours")
+    os.symlink(outside, studio.root / "a" / "link.txt")
+    response = client.get("/media/a/link.txt")
+    assert response.status_code == 403 and "not yours" not in response.text
+    inside = client.post("/api/w/a/link/src", json={"path": str(outside)})
+    assert inside.status_code == 403
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "-x", "x" * 65, "a b", "%2e%2e"])
+def test_workspace_names_are_plain(client: TestClient, name: str) -> None:
+    assert client.post("/api/workspaces", json={"name": name}).status_code in (400, 403)
+
+
+def test_uploads_are_checked_and_capped(client: TestClient, studio: Studio, tmp_path: Path) -> None:
+    _workspace(client)
+    ws = studio.root / "a"
+    bad = client.put("/api/w/a/input/src", content=b"not a video at all", headers={"x-file-suffix": ".mp4"})
+    assert bad.status_code == 400 and not (ws / "data_src.mp4").exists()
+    assert not [p for p in ws.iterdir() if "partial" in p.name]
+    assert (
+        client.put("/api/w/a/input/src", content=b"x", headers={"x-file-suffix": ".exe"}).status_code == 400
+    )
+    assert client.put("/api/w/a/input/left", content=b"x").status_code == 400
+    huge = client.put("/api/w/a/input/src", content=b"\0" * (9 << 20), headers={"x-file-suffix": ".mp4"})
+    assert huge.status_code == 400 and "upload limit" in huge.json()["error"]
+    clip = tmp_path / "clip.mp4"
+    write_pattern_clip(clip, ClipSpec(seconds=0.4, fps=25, width=160, height=120, seed=1))
+    good = client.put("/api/w/a/input/src", content=clip.read_bytes(), headers={"x-file-suffix": ".mp4"})
+    assert good.status_code == 200
+    state = client.get("/api/w/a/state").json()
+    assert state["inputs"]["src"]["frames"] == 10 and state["inputs"]["dst"] is None
+
+
+def test_job_requests_are_checked_before_anything_runs(client: TestClient) -> None:
+    _workspace(client)
+    bodies = [
+        {"kind": "rm -rf /"},
+        {"kind": "train"},
+        {"kind": "train", "options": {"iterations": "5; ls"}},
+        {"kind": "train", "options": {"time": "$(reboot)"}},
+        {"kind": "run", "options": "x"},
+    ]
+    for body in bodies:
+        response = client.post("/api/w/a/jobs", json=body)
+        assert response.status_code == 400, body
+    assert client.get("/api/w/a/state").json()["jobs"] == []
+    assert client.post("/api/jobs/nope/cancel").status_code == 400
+
+
+def test_a_job_runs_the_command_line_and_reports(client: TestClient, studio: Studio) -> None:
+    _workspace(client)
+    job = client.post("/api/w/a/jobs", json={"kind": "extract-src"}).json()
+    assert job["args"][:2] == ["extract", "src"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = client.get("/api/w/a/state").json()
+        if state["jobs"][0]["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.3)
+    record = state["jobs"][0]
+    assert record["state"] == "failed" and record["returncode"] == 2  # no src video yet: a user error
+    log = client.get(f"/api/jobs/{job['id']}/log").text
+    assert "error:" in log and "Traceback" not in log
+    history = json.loads((studio.root / "a" / "studio" / "jobs.json").read_text())
+    assert history["jobs"][0]["id"] == job["id"]
+
+
+def test_a_job_left_running_by_a_crash_is_interrupted_and_resumable(studio: Studio) -> None:
+    ws = studio.root / "b"
+    ws.mkdir()
+    (ws / "faceweave.toml").write_text("")
+    store = JobStore(ws)
+    store.folder.mkdir()
+    args = ["train", "-w", str(ws), "--iterations", "5"]
+    dead: dict[str, Any] = {
+        "id": "dead1",
+        "workspace": "b",
+        "kind": "train",
+        "args": args,
+        "state": "running",
+    }
+    dead |= {"created": 1.0, "started": 2.0, "ended": None, "returncode": None, "pid": 2**22 + 7}
+    store.path.write_text(json.dumps({"version": 1, "jobs": [dead]}))
+    runner = Runner({"b": ws})
+    (job,) = runner.history("b")
+    assert job.state == "interrupted"
+    again = runner.resume("dead1")
+    assert again.args == job.args and again.state == "queued"
+    runner.cancel(again.id)
+
+
+def test_the_options_form_covers_every_option_and_keeps_comments(client: TestClient, studio: Studio) -> None:
+    _workspace(client)
+    fields = client.get("/api/w/a/options").json()["fields"]
+    declared = sum(len(dataclasses.fields(cls)) for cls in SECTIONS.values())
+    assert len(fields) == declared
+    saved = client.put(
+        "/api/w/a/options", json={"video.crf": "20", "merge.color": "lct", "train.warp": "false"}
+    )
+    assert saved.json() == {"ok": True}
+    text = (studio.root / "a" / "faceweave.toml").read_text()
+    assert "crf = 20" in text and 'color = "lct"' in text and "warp = false" in text
+    assert "# x264 constant rate factor" in text  # the comments stay
+    bad = client.put("/api/w/a/options", json={"video.crf": "99"}).json()
+    assert not bad["ok"] and "video.crf" in bad["error"] and "studio form" in bad["error"]
+    assert not client.put("/api/w/a/options", json={"train.learning_rate": "nan"}).json()["ok"]
+    assert not client.put("/api/w/a/options", json={"nope.key": "1"}).json()["ok"]
+    assert "crf = 20" in (studio.root / "a" / "faceweave.toml").read_text()  # a refused form changes nothing
