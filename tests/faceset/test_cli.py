@@ -99,3 +99,21 @@ def test_combine_folds_duplicates_across_sources_and_keeps_origins(people: Works
         run("faceset", "combine", tmp_path / "missing.mp4", "-o", tmp_path / "x"), "does not exist"
     )
     assert not (tmp_path / "x").exists()
+
+
+def test_files_in_the_way_are_one_sentence(people: Workspace, faceset: Path, tmp_path: Path) -> None:
+    (faceset / "_rejected").write_text("a file where a folder goes")
+    before = snapshot(faceset)
+    assert_user_error(run("faceset", "clean", faceset, "--min-score", "1"), "a file where a folder must go")
+    assert snapshot(faceset) == before
+    blocker = tmp_path / "out.txt"
+    blocker.write_text("x")
+    assert_user_error(
+        run("faceset", "coverage", people.src_aligned, people.dst_aligned, "-o", blocker), "is a file"
+    )
+    target = tmp_path / "empty"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    assert_user_error(
+        run("faceset", "combine", people.src_aligned, "-o", tmp_path / "link"), "already exists"
+    )

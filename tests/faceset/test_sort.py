@@ -263,7 +263,7 @@ def test_a_failure_part_way_is_undone_before_the_error_is_raised(
 
     monkeypatch.setattr(moves, "_rename", failing)
     names = [p.name for p in list_face_files(faceset)]
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=r"could not be moved .Input/output error.; rolled back"):
         apply_moves(faceset, [Move(n, f"{k:05d}-{n}") for k, n in enumerate(names)], "sort by test")
     after = snapshot(faceset)
     assert json.loads(after.pop(JOURNAL_NAME))["entries"] == []
@@ -340,3 +340,47 @@ def test_a_damaged_or_unwritable_cache_never_stops_a_sort(
     monkeypatch.setattr(stats_module, "write_bytes_atomic", refuse)
     run_sort(faceset, "blur", CFG)
     assert not (faceset / CACHE_NAME).exists() and len(list_face_files(faceset)) == count
+
+
+def test_leftover_hidden_files_without_a_log_stop_every_change(faceset: Path) -> None:
+    face = list_face_files(faceset)[0]
+    hidden = faceset / ".faceweave-moving-0123456789ab-0"
+    face.rename(hidden)  # what a killed sort leaves when its log was then removed
+    with pytest.raises(UserError, match="wait under hidden names"):
+        run_sort(faceset, "yaw", CFG)
+    assert hidden.is_file()  # never overwritten, never dropped
+
+
+def test_a_failed_undo_keeps_the_sort_in_the_log(faceset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_sort(faceset, "blur", CFG)
+    sorted_names = order(faceset)
+    real, calls = moves._rename, {"n": 0}
+
+    def failing(folder: Path, old: str, new: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise PermissionError(1, "Operation not permitted")
+        real(folder, old, new)
+
+    monkeypatch.setattr(moves, "_rename", failing)
+    with pytest.raises(UserError, match="could not be moved"):
+        undo_last(faceset)
+    monkeypatch.undo()
+    assert order(faceset) == sorted_names  # rolled back: still sorted
+    assert undo_last(faceset).what == "sort by blur"  # and the sort can still be undone
+    assert (
+        not (faceset / JOURNAL_NAME).exists()
+        or json.loads((faceset / JOURNAL_NAME).read_text())["entries"] == []
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_cache_member_claiming_a_huge_size_is_not_read(faceset: Path) -> None:
+    import zipfile
+
+    count = len(list_face_files(faceset))
+    faceset_stats(faceset, ("meta",), 1)
+    with zipfile.ZipFile(faceset / CACHE_NAME, "a") as archive:
+        header = b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }"
+        archive.writestr("blur.npy", header.ljust(128, b" ") + b"\n")
+    assert faceset_stats(faceset, ("meta",), 1).measured == count

@@ -83,6 +83,9 @@ def prepare_out_dir(out_dir: Path, overwrite: bool) -> Path:
     return building
 
 
+OLD_FACES_BOOKKEEPING = ("_sort_log.json",)
+
+
 def replace_faceset(building: Path, out_dir: Path) -> None:
     """Put the finished faceset in place of the old one. Files in the old folder that are not faces
     (notes, a user's subfolders) move over; the old faces go only after the new ones are in place."""
@@ -92,6 +95,9 @@ def replace_faceset(building: Path, out_dir: Path) -> None:
             carry_over(out_dir, building)  # a user's labels and masks outlive a re-extraction
             faces = set(list_face_files(out_dir))
             for entry in out_dir.iterdir():
+                # The sort log, statistics cache and lock describe the old faces, not the new ones.
+                if entry.name in OLD_FACES_BOOKKEEPING or entry.name.startswith(".faceweave-"):
+                    continue
                 if entry not in faces and not (building / entry.name).exists():
                     os.replace(entry, building / entry.name)
             os.replace(out_dir, old)

@@ -19,7 +19,15 @@ import numpy.typing as npt
 
 from faceweave.config import FacesetConfig
 from faceweave.errors import UserError
-from faceweave.faceset.moves import REJECTED_DIR, Move, check_plan, folder_lock, recover, with_masks
+from faceweave.faceset.moves import (
+    REJECTED_DIR,
+    Move,
+    check_plan,
+    folder_lock,
+    make_parents,
+    settle,
+    with_masks,
+)
 from faceweave.faceset.sorts import SortInputs
 from faceweave.faceset.sorts.identity import identity_distances
 from faceweave.faceset.stats import FacesetStats, check_faceset, faceset_stats
@@ -123,15 +131,20 @@ def move_rejected(folder: Path, rejections: Sequence[Rejection]) -> int:
     """Move each rejected face (and its mask) into `_rejected/<reason>/`; nothing moves when any
     destination is taken. Each rename is atomic: a face is always in one place or the other."""
     with folder_lock(folder):
-        recover(folder)
+        settle(folder)
         moves = with_masks(
             folder, [Move(r.name, str(Path(REJECTED_DIR, r.reason, r.name))) for r in rejections]
         )
         check_plan(folder, moves)
-        for move in moves:
-            (folder / move.new).parent.mkdir(parents=True, exist_ok=True)
-        for move in moves:
-            os.rename(folder / move.old, folder / move.new)
+        make_parents(folder, moves)
+        for done, move in enumerate(moves):
+            try:
+                os.rename(folder / move.old, folder / move.new)
+            except OSError as exc:
+                raise UserError(
+                    f"{move.old} could not be moved ({exc.strerror}) after {done} other file(s) were; "
+                    "`faceweave faceset restore` brings those back"
+                ) from exc
     return len(rejections)
 
 
@@ -158,16 +171,17 @@ def restore(folder: Path, reasons: Sequence[str] = ()) -> Restored:
         raise UserError(f"{folder / REJECTED_DIR} has no {', '.join(unknown)} folder; it has: {has}")
     restored, left = 0, []
     with folder_lock(folder):
-        recover(folder)
+        settle(folder)
         for reason in reasons or known:
             shelf = folder / REJECTED_DIR / reason
             for path in list_face_files(shelf):
+                if not path.is_file() or path.is_symlink():
+                    continue  # not a face file (a folder named x.png): left where it is
                 moves = with_masks(folder, [Move(str(path.relative_to(folder)), path.name)])
                 if any(os.path.lexists(folder / m.new) for m in moves):
                     left.append(str(path.relative_to(folder)))
                     continue
-                if len(moves) > 1:
-                    (folder / MASKS_DIR).mkdir(exist_ok=True)
+                make_parents(folder, moves)
                 for move in moves:
                     os.rename(folder / move.old, folder / move.new)
                 restored += 1
@@ -201,10 +215,6 @@ def run_clean(
     unless `dry_run`."""
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
-    if not dry_run:
-        done = recover(folder)
-        if done:
-            say(done)
     stats = faceset_stats(folder, groups_needed(cfg), cfg.workers, say, tick)
     check_faceset(stats, damaged_ok=True)
     reference = None

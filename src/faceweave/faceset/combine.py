@@ -24,6 +24,7 @@ from faceweave.atomic import discard, write_text_atomic
 from faceweave.config import Config
 from faceweave.errors import UserError
 from faceweave.faceset.clean import Rejection, alike_measures, duplicate_of, move_rejected
+from faceweave.faceset.moves import folder_lock
 from faceweave.faceset.stats import check_faceset, faceset_stats
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_face_meta
 from faceweave.occlusion.labels import mask_path
@@ -63,6 +64,11 @@ def source_kind(path: Path) -> str:
 
 
 def _take_faceset(folder: Path, building: Path, tag: str) -> int:
+    with folder_lock(folder):  # no sort renames the source while it is copied
+        return _copy_faceset(folder, building, tag)
+
+
+def _copy_faceset(folder: Path, building: Path, tag: str) -> int:
     stats = faceset_stats(folder, ("meta",))
     check_faceset(stats)
     for name in stats.names:
@@ -94,7 +100,7 @@ def run_combine(
 ) -> CombineReport:
     if len(inputs) < 1:
         raise UserError("give at least one source to combine")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise UserError(f"{out} already exists; combine writes a new faceset, so name a new folder")
     sources = [Source(p, source_kind(p), f"s{k}") for k, p in enumerate(inputs, 1)]
     out.parent.mkdir(parents=True, exist_ok=True)

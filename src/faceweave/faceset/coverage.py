@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from faceweave.errors import UserError
 from faceweave.faceset.stats import EXPRESSIONS, FacesetStats
 
 Floats = npt.NDArray[np.float64]
@@ -225,7 +226,12 @@ def run_coverage(src_dir: Path, dst_dir: Path, pose_deg: float, out_dir: Path | 
     src, dst = sides
     result = coverage(src, dst, augmenting, pose_deg)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"{out_dir} is a file; give -o a folder for coverage.png and coverage.json")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise UserError(f"{out_dir} cannot be made: a file is in its path") from None
         draw_coverage(src, dst, result, out_dir / "coverage.png")
         write_text_atomic(out_dir / "coverage.json", json.dumps(result.to_json(), indent=1) + "\n")
     return result

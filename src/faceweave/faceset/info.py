@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceweave.errors import UserError
-from faceweave.faceset.moves import REJECTED_DIR
+from faceweave.faceset.moves import REJECTED_DIR, settle
 from faceweave.formats.aligned import FaceFileError, list_face_files, read_aligned_face, read_face_meta
 from faceweave.formats.summary import SummaryError, read_summary, summary_path
 
@@ -62,6 +62,7 @@ def faceset_info(folder: Path, decode: bool = False) -> FacesetInfo:
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
     info = FacesetInfo(folder)
+    settle(folder)  # a sort a crash cut short is finished first: no face is hidden from the count
     yaws, pitches, rolls = [], [], []
     for path in list_face_files(folder):
         try:

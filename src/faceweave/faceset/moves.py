@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ JOURNAL_MAX_BYTES = 64 << 20
 JOURNAL_KEEP = 20  # sorts --undo can reverse
 LOCK_NAME = ".faceweave-lock"
 _RANK = re.compile(r"^\d{5,}-")
-_TEMP = ".faceweave-moving-{index}"
+_TEMP_PREFIX = ".faceweave-moving-"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,15 @@ def is_mask(relative: str) -> bool:
     return MASKS_DIR in Path(relative).parts
 
 
+def hidden_faces(folder: Path) -> list[Path]:
+    """Files a sort cut short left under temporary names (in the faceset and its sub-folders)."""
+    found: list[Path] = []
+    for sub in (folder, folder / MASKS_DIR, *sorted((folder / REJECTED_DIR).glob("*"))):
+        if sub.is_dir():
+            found += sorted(p for p in sub.iterdir() if p.name.startswith(_TEMP_PREFIX))
+    return found
+
+
 def _read_journal(folder: Path) -> list[dict[str, Any]]:
     path = folder / JOURNAL_NAME
     if not path.is_file():
@@ -81,32 +91,50 @@ def _read_journal(folder: Path) -> list[dict[str, Any]]:
     document = read_json(path, JOURNAL_MAX_BYTES, "a faceweave sort log", "does not exist")
     entries = document.get("entries") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not all(_valid_entry(folder, e) for e in entries):
+        hidden = hidden_faces(folder)
+        if hidden:
+            raise UserError(
+                f"{path} is damaged and {len(hidden)} file(s) wait under hidden names "
+                f"({hidden[0].name}, ...) from a sort that was cut short; keep the log, and ask for help "
+                "(the files are intact)"
+            )
         raise UserError(f"{path} is damaged: move it away to sort again (the faces themselves are fine)")
     return entries
 
 
-def _safe_relative(folder: Path, text: object) -> bool:
-    """A path inside `folder` (no `..`, not absolute, not through a symlinked folder) naming
-    neither the journal, the cache nor a temporary name."""
+def _safe_name(text: object) -> bool:
+    """A relative path with no `..`, naming neither the journal, the lock, the cache nor a
+    temporary name."""
     if not isinstance(text, str) or not text or "\0" in text:
         return False
     path = Path(text)
     if path.is_absolute() or ".." in path.parts or path.name in ("", ".", JOURNAL_NAME, LOCK_NAME):
         return False
-    if path.name.startswith((".faceweave-moving-", ".faceweave-stats")):
-        return False
-    return (folder / path).parent.resolve().is_relative_to(folder.resolve())
+    return not path.name.startswith((_TEMP_PREFIX, ".faceweave-stats"))
+
+
+def _parents_inside(folder: Path, paths: list[str]) -> bool:
+    """No path goes through a symlinked folder out of `folder` (checked once per parent folder:
+    a log of a million moves names a handful of folders)."""
+    root = folder.resolve()
+    return all(
+        (folder / parent).resolve().is_relative_to(root) for parent in {str(Path(p).parent) for p in paths}
+    )
 
 
 def _valid_entry(folder: Path, entry: object) -> bool:
     if not isinstance(entry, dict) or entry.get("state") not in ("started", "placing", "done"):
         return False
-    moves = entry.get("moves")
+    moves, tag = entry.get("moves"), entry.get("tag")
+    if not isinstance(tag, str) or not re.fullmatch(r"[0-9a-f]{8,32}", tag):
+        return False
     if not isinstance(moves, list) or not all(
-        isinstance(m, list) and len(m) == 2 and all(_safe_relative(folder, p) for p in m) for m in moves
+        isinstance(m, list) and len(m) == 2 and all(_safe_name(p) for p in m) for m in moves
     ):
         return False
-    return len({m[0] for m in moves}) == len(moves) == len({m[1] for m in moves})
+    if len({m[0] for m in moves}) != len(moves) or len({m[1] for m in moves}) != len(moves):
+        return False
+    return _parents_inside(folder, [p for m in moves for p in m])
 
 
 def _write_journal(folder: Path, entries: list[dict[str, Any]]) -> None:
@@ -115,11 +143,14 @@ def _write_journal(folder: Path, entries: list[dict[str, Any]]) -> None:
 
 
 def _rename(folder: Path, old: str, new: str) -> None:
+    if os.path.lexists(folder / new):  # never replace a file: the plan said this name was free
+        raise FileExistsError(17, "File exists", str(folder / new))
     os.rename(folder / old, folder / new)
 
 
-def _temp(move_index: int, move: Move) -> str:
-    return str(Path(move.old).parent / _TEMP.format(index=move_index))
+def _temp(tag: str, move_index: int, move: Move) -> str:
+    """A hidden name no other sort uses (each sort has its own random tag)."""
+    return str(Path(move.old).parent / f"{_TEMP_PREFIX}{tag}-{move_index}")
 
 
 _held: dict[Path, int] = {}
@@ -162,54 +193,76 @@ def check_plan(folder: Path, moves: list[Move]) -> None:
     sources, targets = [m.old for m in moves], [m.new for m in moves]
     if len(set(sources)) != len(sources) or len(set(targets)) != len(targets):
         raise UserError(f"two faces in {folder} would get the same name; nothing was moved")
+    if not all(_safe_name(p) for p in sources + targets) or not _parents_inside(folder, sources + targets):
+        raise UserError(f"a move would leave {folder}; nothing was moved")
     known = set(sources)
     for move in moves:
-        if not all(_safe_relative(folder, p) for p in (move.old, move.new)):
-            raise UserError(f"{move.old} -> {move.new} leaves {folder}; nothing was moved")
         if not os.path.lexists(folder / move.old):
             raise UserError(f"{folder / move.old} vanished while faceweave worked; nothing was moved")
         if move.new not in known and os.path.lexists(folder / move.new):
             raise UserError(f"{folder / move.new} is in the way; move it away first (nothing was moved)")
 
 
-def _make_parents(folder: Path, moves: list[Move]) -> None:
+def make_parents(folder: Path, moves: list[Move]) -> None:
+    """Every destination folder, made before the first move (a file in the way is one sentence)."""
     for parent in sorted({(folder / m.new).parent for m in moves}):
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise UserError(f"{parent} is a file, not a folder; move it away (nothing was moved)") from None
+            raise UserError(
+                f"{parent} is in the way: a file where a folder goes (nothing was moved)"
+            ) from None
 
 
-def apply_moves(folder: Path, moves: list[Move], what: str) -> None:
+def settle(folder: Path) -> str:
+    """Finish or roll back a cut-short sort (says what it did); refuse while files hide with no log
+    to explain them. Every faceset command starts here, so none works on a partial faceset."""
+    said = recover(folder)
+    hidden = hidden_faces(folder)
+    if hidden:
+        raise UserError(
+            f"{len(hidden)} file(s) in {folder} wait under hidden names ({hidden[0].name}, ...) from a sort "
+            f"whose log ({JOURNAL_NAME}) is gone; nothing was moved: rename them back by hand first"
+        )
+    return said
+
+
+def apply_moves(folder: Path, moves: list[Move], what: str, undo: bool = False) -> None:
     """Move every file of `moves` (which may swap names among themselves), journalled as `what`.
     Anything that fails part way is rolled back or finished before the error is raised."""
     moves = [m for m in moves if m.old != m.new]
     if not moves:
         return
     with folder_lock(folder):
-        recover(folder)
+        settle(folder)
         check_plan(folder, moves)
-        _make_parents(folder, moves)
+        make_parents(folder, moves)
         entries = _read_journal(folder)
-        entry: dict[str, Any] = {"what": what, "time": round(time.time(), 1), "state": "started",
-                                 "moves": [[m.old, m.new] for m in moves]}  # fmt: skip
+        tag = secrets.token_hex(6)
+        entry: dict[str, Any] = {"what": what, "time": round(time.time(), 1), "state": "started", "tag": tag,
+                                 "undo": undo, "moves": [[m.old, m.new] for m in moves]}  # fmt: skip
         _write_journal(folder, [*entries, entry])
         try:
             for k, move in enumerate(moves):
-                _rename(folder, move.old, _temp(k, move))
+                _rename(folder, move.old, _temp(tag, k, move))
             entry["state"] = "placing"
             _write_journal(folder, [*entries, entry])
             for k, move in enumerate(moves):
-                _rename(folder, _temp(k, move), move.new)
+                _rename(folder, _temp(tag, k, move), move.new)
             entry["state"] = "done"
             _write_journal(folder, [*entries, entry])
-        except BaseException:
-            recover(folder)
+        except BaseException as exc:
+            said = recover(folder)
+            if isinstance(exc, OSError):
+                raise UserError(
+                    f"a file could not be moved ({exc.strerror}); {said or 'nothing moved'}"
+                ) from exc
             raise
 
 
 def recover(folder: Path) -> str:
-    """Finish or roll back a move a crash cut short; says what it did ('' when nothing was due)."""
+    """Finish or roll back a move a crash cut short; says what it did ('' when nothing was due).
+    A finished undo takes the sort it undid out of the log with it."""
     if not (folder / JOURNAL_NAME).is_file():
         return ""
     with folder_lock(folder):
@@ -219,13 +272,22 @@ def recover(folder: Path) -> str:
         entry = entries[-1]
         moves = [Move(*m) for m in entry["moves"]]
         forward = entry["state"] == "placing"
+        stuck = []
         for k, move in enumerate(moves):
-            temp, target = _temp(k, move), move.new if forward else move.old
-            if os.path.lexists(folder / temp) and not os.path.lexists(folder / target):
-                _rename(folder, temp, target)
+            temp, target = _temp(entry["tag"], k, move), move.new if forward else move.old
+            if os.path.lexists(folder / temp):
+                if os.path.lexists(folder / target):
+                    stuck.append(temp)
+                else:
+                    os.rename(folder / temp, folder / target)
+        if stuck:  # the log stays, so nothing is forgotten; a person has to look
+            raise UserError(
+                f"{len(stuck)} file(s) in {folder} wait under hidden names ({stuck[0]}, ...) because their "
+                "names were taken after an interrupted sort; move the newer files away and run it again"
+            )
         if forward:
             entry["state"] = "done"
-            _write_journal(folder, entries)
+            _write_journal(folder, entries[:-2] if entry.get("undo") else entries)
         else:
             _write_journal(folder, entries[:-1])
     return f"{'finished' if forward else 'rolled back'} an interrupted {entry.get('what', 'sort')}"
@@ -241,11 +303,15 @@ class Undone:
 
 def undo_last(folder: Path) -> Undone:
     """Reverse the last journalled sort. Faces are moved back by the journal; their masks as they
-    are now (a mask applied since the sort goes along)."""
+    are now (a mask applied since the sort goes along). The sort leaves the log only once its undo
+    is complete."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder")
     with folder_lock(folder):
         recovered = recover(folder)
         if recovered:
             return Undone(recovered=recovered)
+        settle(folder)
         entries = _read_journal(folder)
         if not entries:
             raise UserError(f"{folder} has no sort to undo ({JOURNAL_NAME} lists none)")
@@ -255,10 +321,13 @@ def undo_last(folder: Path) -> Undone:
         sources = {m.old for m in present}
         present = [m for m in present if m.new in sources or not os.path.lexists(folder / m.new)]
         plan = with_masks(folder, present)
-        check_plan(folder, plan)
-        _write_journal(folder, entries[:-1])
-        apply_moves(folder, plan, f"undo of {entry.get('what', 'sort')}")
-        _write_journal(folder, entries[:-1])  # the undo itself is not a sort to reverse later
+        apply_moves(folder, plan, f"undo of {entry.get('what', 'sort')}", undo=True)
+        _write_journal(folder, entries[:-1])  # the sort and its undo leave the log together
+        for shelf in {(folder / m.old).parent for m in plan} - {folder}:
+            with contextlib.suppress(OSError):
+                shelf.rmdir()  # an emptied _rejected/best/ (a folder with a user's file stays)
+        with contextlib.suppress(OSError):
+            (folder / REJECTED_DIR).rmdir()
     return Undone(str(entry.get("what", "sort")), len(present), len(back) - len(present))
 
 

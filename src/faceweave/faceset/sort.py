@@ -14,7 +14,6 @@ from faceweave.faceset.moves import (
     REJECTED_DIR,
     Move,
     apply_moves,
-    recover,
     sorted_name,
     with_masks,
 )
@@ -62,9 +61,6 @@ def run_sort(
         raise UserError(f"--reference is for sorting by identity, not by {method}")
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
-    done = recover(folder)
-    if done:
-        say(done)
     stats = faceset_stats(folder, sort.needs, cfg.workers, say, tick)
     check_faceset(stats)
     reference = None

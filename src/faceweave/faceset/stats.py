@@ -220,39 +220,64 @@ def _empty(name: str, count: int) -> Array:
     return np.zeros((count, *shape), dtype)
 
 
+# What reading a damaged or foreign archive can raise (zlib for a flipped bit in a member).
+_CACHE_ERRORS = (
+    OSError,
+    MemoryError,
+    ValueError,
+    KeyError,
+    EOFError,
+    TypeError,
+    AttributeError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+NAMES_MAX_BYTES = 256 << 20
+
+
+def _member(archive: zipfile.ZipFile, key: str, max_bytes: int) -> Array:
+    """One array of the archive, refused before its data is read when its header promises more
+    than `max_bytes` (a damaged or hostile file must not make us allocate gigabytes)."""
+    with archive.open(f"{key}.npy") as member:
+        fmt = np.lib.format
+        version = fmt.read_magic(member)  # type: ignore[no-untyped-call]
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(member)  # type: ignore[no-untyped-call]
+        if dtype.hasobject or fortran or dtype.itemsize * int(np.prod(shape)) > max_bytes:
+            raise ValueError(f"{key} is not what a statistics table holds")
+        data = member.read(dtype.itemsize * int(np.prod(shape)) + 1)
+        return np.frombuffer(data, dtype, int(np.prod(shape))).reshape(shape)
+
+
 def _read_cache(folder: Path) -> dict[str, Array] | None:
     """The cached table, or None when there is none or it is not exactly what this version writes
-    (every array's shape and type checked, so a damaged file is measured over, never trusted)."""
+    (each array's size checked before it is read, then its shape and type), so a damaged file is
+    measured over, never trusted."""
     path = folder / CACHE_NAME
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            data = {key: archive[key] for key in archive.files}
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        EOFError,
-        TypeError,
-        AttributeError,
-        zipfile.BadZipFile,
-        zlib.error,
-    ):
+        with zipfile.ZipFile(path) as archive:
+            version = _member(archive, "version", 64)
+            if version.shape != () or version.dtype.kind not in "iu" or int(version) != STATS_VERSION:
+                return None
+            names = _member(archive, "names", NAMES_MAX_BYTES)
+            if names.ndim != 1 or names.dtype.kind != "U":
+                return None
+            count = len(names)
+            expected: dict[str, tuple[str, tuple[int, ...]]] = {"signature": ("int64", (count, 4))}
+            expected |= {f"valid_{g}": ("bool", (count,)) for g in GROUPS}
+            expected |= {name: (dtype, (count, *shape)) for name, (_, dtype, shape) in COLUMNS.items()}
+            data = {"names": names}
+            for key, (dtype, shape) in expected.items():
+                limit = np.dtype(dtype).itemsize * int(np.prod(shape))
+                value = _member(archive, key, limit)
+                if value.shape != shape or value.dtype != np.dtype(dtype):
+                    return None
+                data[key] = value
+            return data
+    except _CACHE_ERRORS:
         return None  # damaged or foreign: measured again, and replaced on save
-    names, version = data.get("names"), data.get("version")
-    if not isinstance(names, np.ndarray) or names.ndim != 1 or names.dtype.kind != "U":
-        return None
-    if not isinstance(version, np.ndarray) or version.shape != () or version.dtype.kind not in "iu":
-        return None
-    count = len(names)
-    expected = {"signature": ("int64", (count, 4)), **{f"valid_{g}": ("bool", (count,)) for g in GROUPS}}
-    expected |= {name: (dtype, (count, *shape)) for name, (_, dtype, shape) in COLUMNS.items()}
-    for key, (dtype, shape) in expected.items():
-        value = data.get(key)
-        if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != np.dtype(dtype):
-            return None
-    return data if int(version) == STATS_VERSION else None
 
 
 def _write_cache(folder: Path, names: list[str], signatures: Array, valid: dict[str, Array],
@@ -333,6 +358,11 @@ def faceset_stats(
     wanted = tuple(g for g in GROUPS if g in set(groups) | {"meta"})
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
+    from faceweave.faceset.moves import settle
+
+    said = settle(folder)
+    if said:
+        say(f"{folder}: {said}")
     paths, found, damaged = [], [], []
     for path in list_face_files(folder):
         try:
