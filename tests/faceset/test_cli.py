@@ -104,7 +104,7 @@ def test_combine_folds_duplicates_across_sources_and_keeps_origins(people: Works
 def test_files_in_the_way_are_one_sentence(people: Workspace, faceset: Path, tmp_path: Path) -> None:
     (faceset / "_rejected").write_text("a file where a folder goes")
     before = snapshot(faceset)
-    assert_user_error(run("faceset", "clean", faceset, "--min-score", "1"), "a file where a folder must go")
+    assert_user_error(run("faceset", "clean", faceset, "--min-score", "1"), "a file where a folder goes")
     assert snapshot(faceset) == before
     blocker = tmp_path / "out.txt"
     blocker.write_text("x")
