@@ -182,3 +182,15 @@ def test_the_options_form_covers_every_option_and_keeps_comments(client: TestCli
     assert not client.put("/api/w/a/options", json={"train.learning_rate": "nan"}).json()["ok"]
     assert not client.put("/api/w/a/options", json={"nope.key": "1"}).json()["ok"]
     assert "crf = 20" in (studio.root / "a" / "faceweave.toml").read_text()  # a refused form changes nothing
+
+
+def test_resume_from_names_a_kept_checkpoint_only(client: TestClient, studio: Studio) -> None:
+    _workspace(client)
+    (studio.root / "a" / "model" / "ckpt-000010").mkdir(parents=True)
+    bad = {"kind": "train", "options": {"iterations": "20", "resume_from": "../../etc"}}
+    refused = client.post("/api/w/a/jobs", json=bad)
+    assert refused.status_code == 400 and "ckpt-000010" in refused.json()["error"]
+    good = {"kind": "train", "options": {"iterations": "20", "resume_from": "ckpt-000010"}}
+    job = client.post("/api/w/a/jobs", json=good).json()
+    assert job["args"][-2:] == ["--resume-from", str(studio.root / "a" / "model" / "ckpt-000010")]
+    client.post(f"/api/jobs/{job['id']}/cancel")

@@ -76,6 +76,14 @@ def job_args(kind: str, options: dict[str, Any], ws_root: Path) -> list[str]:
             raise UserError("give iterations or a time so training can end")
     if kind == "run":
         args += ["--src", str(ws_root / "data_src.mp4"), "--dst", str(ws_root / "data_dst.mp4")]
+    start = options.get("resume_from")
+    if kind == "train" and start not in (None, ""):
+        from faceweave.formats.checkpoint import list_checkpoints
+
+        kept = {p.name: p for p in list_checkpoints(ws_root / "model")}
+        if start not in kept:
+            raise UserError(f"there is no kept checkpoint {start!r}; kept: {', '.join(kept) or 'none'}")
+        args += ["--resume-from", str(kept[str(start)])]
     if kind in ("extract-src", "extract-dst") and options.get("overwrite"):
         args.append("--overwrite")
     return args

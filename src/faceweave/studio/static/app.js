@@ -108,6 +108,16 @@ const studio = (() => {
     }
     view("result");
 
+    let started = null;
+    function eta(p) {
+      // From the rate since this counter was first seen: the CLI's progress bars do the same.
+      if (!started || started.label !== p.label || p.done < started.done) started = { label: p.label, done: p.done, time: p.time };
+      const rate = (p.done - started.done) / Math.max(p.time - started.time, 1e-3);
+      if (rate <= 0 || p.done >= p.total) return "";
+      const left = Math.round((p.total - p.done) / rate);
+      return `, about ${left >= 60 ? Math.round(left / 60) + " min" : left + " s"} left`;
+    }
+
     async function render(state) {
       for (const side of ["src", "dst"]) {
         const probe = state.inputs[side];
@@ -119,7 +129,7 @@ const studio = (() => {
       const body = $("jobs").tBodies[0];
       body.replaceChildren(...state.jobs.slice().reverse().map(jobRow));
       const p = state.progress;
-      text($("progress"), p ? `${p.label}: ${p.done}/${p.total}` : "");
+      text($("progress"), p ? `${p.label}: ${p.done}/${p.total}${eta(p)}` : "");
       if (state.messages && state.messages.length) {
         $("messages").textContent = ($("messages").textContent + "\n" + state.messages.join("\n")).split("\n").slice(-200).join("\n").trim();
       }
@@ -129,7 +139,19 @@ const studio = (() => {
       if (model.preview_mtime && shown.preview !== model.preview_mtime) {
         $("preview").src = media("model/preview.png", model.preview_mtime); shown.preview = model.preview_mtime;
       }
-      text($("checkpoints"), model.checkpoints.length ? "checkpoints: " + model.checkpoints.join(", ") : "");
+      const kept = $("checkpoints");
+      if (kept.dataset.names !== model.checkpoints.join(",")) {
+        kept.dataset.names = model.checkpoints.join(",");
+        kept.replaceChildren(document.createTextNode(model.checkpoints.length ? "resume from: " : ""));
+        for (const name of model.checkpoints) {
+          const b = document.createElement("button"); b.textContent = name; b.dataset.checkpoint = name;
+          b.addEventListener("click", async () => {
+            const options = { iterations: $("iterations").value, time: $("minutes").value, resume_from: name };
+            try { await post(base + "/jobs", { kind: "train", options }); } catch (error) { text($("job-error"), error.message); }
+          });
+          kept.appendChild(b);
+        }
+      }
       if (last && shown.step !== last.iteration) { shown.step = last.iteration; drawLosses($("losses"), await api(base + "/losses")); }
       if (state.result.exists && shown.result !== state.result.mtime) {
         shown.result = state.result.mtime;

@@ -1,0 +1,132 @@
+"""The studio in a real Chromium (Debian's package, driven by Playwright for Python) against a real
+uvicorn server: create a workspace from the demo clips, change an option in the form, run a tiny
+pipeline from the page while the preview and the loss curve update, open the result and its
+verify verdict, then cancel a training job and resume it. Screenshots go to test-artifacts/studio/.
+
+Without Chromium the test is skipped, unless FACEWEAVE_REQUIRE_BROWSER=1 (CI sets it after
+installing the package), where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faceweave.studio.app import Studio, create_app
+from faceweave.studio.security import LOOPBACK
+
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "studio"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TOKEN = "browser-test-token-42"
+# A tiny model, so the whole pipeline runs in well under a minute on two cores.
+TINY = {"train.encoder_dims": "8", "train.bottleneck_dims": "32", "train.decoder_dims": "8",
+        "train.mask_dims": "4", "train.loader_workers": "0", "train.preview_every": "5",
+        "train.precision": "fp32", "extract.size_px": "96", "extract.workers": "1",
+        "merge.workers": "1"}  # fmt: skip
+
+if CHROMIUM is None and os.environ.get("FACEWEAVE_REQUIRE_BROWSER") != "1":
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]]:
+    import uvicorn
+
+    root = tmp_path_factory.mktemp("studio")
+    studio = Studio(root, TOKEN, LOOPBACK)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", studio
+    studio.runner.stop_all()
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def page(served: tuple[str, Studio]) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "FACEWEAVE_REQUIRE_BROWSER=1 but Chromium is not installed"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1280, "height": 1600})
+        yield context.new_page()
+        browser.close()
+
+
+def _job_state(page: object, kind: str) -> str:
+    rows = page.locator(f"#jobs tr[data-kind='{kind}']")  # type: ignore[attr-defined]
+    return str(rows.first.get_attribute("data-state")) if rows.count() else ""
+
+
+def test_the_whole_job_from_a_browser(served: tuple[str, Studio], page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    url, studio = served
+    page.goto(f"{url}/?token={TOKEN}")
+    page.fill("#create input[name=name]", "demo")
+    page.check("#create input[name=demo]")
+    page.click("#create button")
+    page.wait_for_url(f"{url}/w/demo", timeout=120_000)
+    expect(page.locator("#probe-src")).to_contain_text('"frames": 100', timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "1-workspace.png"))
+
+    # One option through the form, as a user would; the rest through the same API the form uses.
+    page.goto(f"{url}/w/demo/options")
+    page.locator("input[name='train.batch_size']").fill("4")
+    page.click("#save")
+    expect(page.locator("#saved")).to_contain_text("saved (1 changed)")
+    assert "batch_size = 4" in (studio.root / "demo" / "faceweave.toml").read_text()
+    assert page.request.put(f"{url}/api/w/demo/options", data=TINY).json() == {"ok": True}
+
+    page.goto(f"{url}/w/demo")
+    page.fill("#iterations", "40")
+    page.click("button[data-job=run]")
+    expect(page.locator("#jobs tr[data-kind=run]")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#preview")).to_have_attribute("src", re.compile("preview.png"), timeout=240_000)
+    expect(page.locator("#losses")).to_have_attribute("data-points", re.compile(r"^[1-9]"), timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "2-training.png"))
+    deadline = time.monotonic() + 420
+    while _job_state(page, "run") in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _job_state(page, "run") == "done", page.locator("#messages").inner_text()
+    expect(page.locator("#verdict")).to_contain_text("labelled synthetic", timeout=60_000)
+    assert "result.mp4" in str(page.locator("#video-result").get_attribute("src"))
+    page.check("input[name=view][value=side]")
+    expect(page.locator("#result-view")).to_have_class("side")
+    page.screenshot(path=str(ARTIFACTS / "3-result.png"))
+
+    # Cancel a training job (a clean save, as Ctrl-C) and resume it.
+    page.fill("#iterations", "100000")
+    page.click("button[data-job=train]")
+    expect(page.locator("#jobs tr[data-kind=train][data-state=running]")).to_have_count(1, timeout=30_000)
+    first = page.locator("#training").inner_text()
+    expect(page.locator("#training")).not_to_have_text(first, timeout=60_000)  # steps go on
+    page.locator("#jobs tr[data-kind=train] button[data-action=cancel]").first.click()
+    expect(page.locator("#jobs tr[data-kind=train]").first).to_have_attribute("data-state", "cancelled",
+                                                                              timeout=60_000)  # fmt: skip
+    stopped_at = int(page.locator("#training").inner_text().split()[1].rstrip(":"))
+    page.locator("#jobs tr[data-kind=train] button[data-action=resume]").first.click()
+    expect(page.locator("#jobs tr[data-kind=train][data-state=running]")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#training")).not_to_have_text(re.compile(rf"^step {stopped_at}:"), timeout=60_000)
+    resumed_at = int(page.locator("#training").inner_text().split()[1].rstrip(":"))
+    assert resumed_at > stopped_at  # it went on from the checkpoint, not from step 0
+    page.screenshot(path=str(ARTIFACTS / "4-resumed.png"))
+    page.locator("#jobs tr[data-kind=train][data-state=running] button[data-action=cancel]").click()
+    expect(page.locator("#jobs tr[data-kind=train][data-state=running]")).to_have_count(0, timeout=60_000)
