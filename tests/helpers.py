@@ -10,6 +10,7 @@ import numpy.typing as npt
 from click.testing import CliRunner, Result
 
 from faceweave.media._av import seconds
+from faceweave.workspace import Workspace
 
 
 def audio_samples(path: Path) -> tuple[npt.NDArray[np.float32], int, float]:
@@ -54,3 +55,23 @@ def assert_user_error(result: Result, *fragments: str) -> None:
     assert len(errors) == 1, result.output
     for fragment in fragments:
         assert fragment in errors[0]
+
+
+def extract_two_people(root: Path, size_px: int = 96, clip_s: float = 0.8) -> Workspace:
+    """A workspace at `root` whose src faceset is bundled face 0 and dst faceset face 1, each from a
+    short pseudo-video (one face per frame)."""
+    from faceweave.assets import load_sample_face
+    from faceweave.config import load_config
+    from faceweave.extract.run import run_extract
+    from faceweave.media.synth import ClipSpec
+    from faceweave.pseudovideo import FacePuppet, write_puppet_clip
+    from faceweave.workspace import init_workspace
+
+    ws = init_workspace(root).workspace
+    extract = load_config(overrides={"extract": {"workers": 1, "size_px": size_px}})
+    for side, face in (("src", 0), ("dst", 1)):
+        clip = ws.root / f"{side}.mp4"
+        spec = ClipSpec(seconds=clip_s, fps=25, width=320, height=240, seed=face, audio=False)
+        write_puppet_clip(clip, FacePuppet.from_image(load_sample_face(face)), spec, face)
+        run_extract(extract, ws, side, source=clip)
+    return ws

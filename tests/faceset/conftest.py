@@ -12,27 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from faceweave.assets import load_sample_face
-from faceweave.config import load_config
-from faceweave.extract.run import run_extract
 from faceweave.formats.aligned import FaceMeta, list_face_files, read_aligned_face, write_aligned_face
-from faceweave.media.synth import ClipSpec
-from faceweave.pseudovideo import FacePuppet, write_puppet_clip
 from faceweave.records import ImageBGR
-from faceweave.workspace import Workspace, init_workspace
+from faceweave.workspace import Workspace
+from tests.helpers import extract_two_people
 
 
 @pytest.fixture(scope="session")
 def people(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """src: 20 faces of person 0; dst: 20 faces of person 1 (96 px crops)."""
-    ws = init_workspace(tmp_path_factory.mktemp("faceset") / "ws").workspace
-    extract = load_config(overrides={"extract": {"workers": 1, "size_px": 96}})
-    for side, face in (("src", 0), ("dst", 1)):
-        clip = ws.root / f"{side}.mp4"
-        spec = ClipSpec(seconds=0.8, fps=25, width=320, height=240, seed=face, audio=False)
-        write_puppet_clip(clip, FacePuppet.from_image(load_sample_face(face)), spec, face)
-        run_extract(extract, ws, side, source=clip)
-    return ws
+    return extract_two_people(tmp_path_factory.mktemp("faceset") / "ws")
 
 
 @pytest.fixture

@@ -32,6 +32,19 @@ from tests.faceset.conftest import add_variant, first_face, snapshot
 CFG = FacesetConfig(workers=1)
 
 
+def fail_rename(monkeypatch: pytest.MonkeyPatch, at: int, error: BaseException) -> None:
+    """Make the `at`-th rename of the sort machinery fail with `error` (a disk fault, a kill)."""
+    real, calls = moves._rename, {"n": 0}
+
+    def failing(folder: Path, old: str, new: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise error
+        real(folder, old, new)
+
+    monkeypatch.setattr(moves, "_rename", failing)
+
+
 def order(folder: Path) -> list[str]:
     """The faces' names before any sort, in their current (sorted) order."""
     return [base_name(p.name) for p in list_face_files(folder)]
@@ -173,17 +186,8 @@ def test_a_crash_during_the_renames_is_rolled_back_or_finished(
     names = [p.name for p in list_face_files(faceset)]
     before = snapshot(faceset)
     plan = [Move(n, f"{k:05d}-{n}") for k, n in enumerate(reversed(names))]
-    calls = {"n": 0}
-    real = moves._rename
-    crash_at = 5 if phase == "first" else len(plan) + 5
-
-    def dying(folder: Path, old: str, new: str) -> None:
-        calls["n"] += 1
-        if calls["n"] == crash_at:
-            raise KeyboardInterrupt  # what a kill between two renames leaves
-        real(folder, old, new)
-
-    monkeypatch.setattr(moves, "_rename", dying)
+    # What a kill between two renames leaves.
+    fail_rename(monkeypatch, 5 if phase == "first" else len(plan) + 5, KeyboardInterrupt())
     monkeypatch.setattr(moves, "recover", lambda folder: "")  # SIGKILL: no handler runs
     with pytest.raises(KeyboardInterrupt):
         apply_moves(faceset, plan, "sort by test")
@@ -253,15 +257,7 @@ def test_a_failure_part_way_is_undone_before_the_error_is_raised(
     faceset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = snapshot(faceset)
-    real, calls = moves._rename, {"n": 0}
-
-    def failing(folder: Path, old: str, new: str) -> None:
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise OSError(5, "Input/output error")
-        real(folder, old, new)
-
-    monkeypatch.setattr(moves, "_rename", failing)
+    fail_rename(monkeypatch, 7, OSError(5, "Input/output error"))
     names = [p.name for p in list_face_files(faceset)]
     with pytest.raises(UserError, match=r"could not be moved .Input/output error.; rolled back"):
         apply_moves(faceset, [Move(n, f"{k:05d}-{n}") for k, n in enumerate(names)], "sort by test")
@@ -354,15 +350,7 @@ def test_leftover_hidden_files_without_a_log_stop_every_change(faceset: Path) ->
 def test_a_failed_undo_keeps_the_sort_in_the_log(faceset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_sort(faceset, "blur", CFG)
     sorted_names = order(faceset)
-    real, calls = moves._rename, {"n": 0}
-
-    def failing(folder: Path, old: str, new: str) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise PermissionError(1, "Operation not permitted")
-        real(folder, old, new)
-
-    monkeypatch.setattr(moves, "_rename", failing)
+    fail_rename(monkeypatch, 3, PermissionError(1, "Operation not permitted"))
     with pytest.raises(UserError, match="could not be moved"):
         undo_last(faceset)
     monkeypatch.undo()

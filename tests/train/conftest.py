@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from faceweave.assets import load_sample_face
 from faceweave.config import Config, load_config
-from faceweave.extract.run import run_extract
-from faceweave.media.synth import ClipSpec
-from faceweave.pseudovideo import FacePuppet, write_puppet_clip
-from faceweave.workspace import Workspace, init_workspace
+from faceweave.workspace import Workspace
+from tests.helpers import extract_two_people
 
 TINY = {"encoder_dims": 8, "bottleneck_dims": 32, "decoder_dims": 8, "mask_dims": 4, "batch_size": 4,
         "loader_workers": 0, "precision": "fp32", "preview_every": 0, "learning_rate": 1e-3}  # fmt: skip
@@ -20,14 +17,7 @@ TINY = {"encoder_dims": 8, "bottleneck_dims": 32, "decoder_dims": 8, "mask_dims"
 
 @pytest.fixture(scope="session")
 def facesets(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = init_workspace(tmp_path_factory.mktemp("train") / "ws").workspace
-    extract = load_config(overrides={"extract": {"workers": 1, "size_px": 96}})
-    for side, face in (("src", 0), ("dst", 1)):
-        clip = ws.root / f"{side}.mp4"
-        spec = ClipSpec(seconds=0.8, fps=25, width=320, height=240, seed=face, audio=False)
-        write_puppet_clip(clip, FacePuppet.from_image(load_sample_face(face)), spec, face)
-        run_extract(extract, ws, side, source=clip)
-    return ws
+    return extract_two_people(tmp_path_factory.mktemp("train") / "ws")
 
 
 def fresh_workspace(facesets: Workspace, target: Path) -> Workspace:
