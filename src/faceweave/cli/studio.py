@@ -45,6 +45,7 @@ def command(workspace: Path | None, root: Path | None, port: float, host: str, m
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, int(port)))
+        sock.listen(128)  # a browser opening the printed URL at once waits in the queue, not refused
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{int(port)} ({exc.strerror})") from None
     bound = sock.getsockname()[1]

@@ -13,9 +13,24 @@ from faceweave.workspace import Workspace
 LOSS_POINTS = 600  # the loss curve is thinned to this many points, whatever the log's length
 
 
+# Probing a 10-minute video counts its packets (about half a second); a face count lists a folder.
+# Both are kept while the file (or the folder's entries) are unchanged: the page asks twice a second.
+_probed: dict[tuple[str, int, int], dict[str, Any]] = {}
+_counted: dict[tuple[str, int], int] = {}
+
+
 def _probe(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
+    info_key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+    if info_key not in _probed:
+        if len(_probed) > 256:
+            _probed.clear()
+        _probed[info_key] = _probe_now(path)
+    return _probed[info_key]
+
+
+def _probe_now(path: Path) -> dict[str, Any]:
     from faceweave.media.probe import probe_video
 
     try:
@@ -30,8 +45,16 @@ def _probe(path: Path) -> dict[str, Any] | None:
 
 
 def _faces(folder: Path) -> int:
-    # A count of names: 20,000 faces list in milliseconds; nothing is opened.
-    return len(list_face_files(folder))
+    """How many face files; nothing is opened, and the count is kept while the folder's entries
+    are unchanged (adding, removing or renaming a file changes the folder's mtime)."""
+    if not folder.is_dir():
+        return 0
+    key = (str(folder), folder.stat().st_mtime_ns)
+    if key not in _counted:
+        if len(_counted) > 256:
+            _counted.clear()
+        _counted[key] = len(list_face_files(folder))
+    return _counted[key]
 
 
 def _model(ws: Workspace) -> dict[str, Any]:
