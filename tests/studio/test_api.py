@@ -194,3 +194,22 @@ def test_resume_from_names_a_kept_checkpoint_only(client: TestClient, studio: St
     job = client.post("/api/w/a/jobs", json=good).json()
     assert job["args"][-2:] == ["--resume-from", str(studio.root / "a" / "model" / "ckpt-000010")]
     client.post(f"/api/jobs/{job['id']}/cancel")
+
+
+def test_a_photo_folder_inside_the_root_becomes_the_input(client: TestClient, studio: Studio) -> None:
+    import cv2
+
+    from faceweave.assets import load_sample_face
+
+    _workspace(client)
+    photos = studio.root / "photos"
+    photos.mkdir()
+    for k in range(3):
+        cv2.imwrite(str(photos / f"p{k}.jpg"), load_sample_face(k))
+    (photos / "notes.txt").write_text("not a picture")
+    assert client.post("/api/w/a/link/src", json={"path": "photos"}).json() == {"images": 3}
+    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 3}
+    job = client.post("/api/w/a/jobs", json={"kind": "run", "options": {"iterations": "1"}}).json()
+    assert job["args"][job["args"].index("--src") + 1] == str(studio.root / "a" / "data_src")
+    client.post(f"/api/jobs/{job['id']}/cancel")
+    assert client.post("/api/w/a/link/dst", json={"path": "nowhere"}).status_code == 400

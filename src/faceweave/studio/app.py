@@ -167,8 +167,10 @@ def _api(app: FastAPI, studio: Studio) -> None:
         root = studio.workspace(name)
         target = _side_video(root, side)
         source = inside(studio.root, str((await _json(request)).get("path", "")))
+        if source.is_dir():
+            return {"images": await asyncio.to_thread(_copy_photos, source, root / f"data_{side}", target)}
         if not source.is_file():
-            raise UserError("that path is not a file inside the studio's folder")
+            raise UserError("that path is neither a video nor a photo folder inside the studio's folder")
         _check_video(source)
         await asyncio.to_thread(shutil.copyfile, source, target)
         return {"bytes": target.stat().st_size}
@@ -323,6 +325,22 @@ def _side_video(root: Path, side: str) -> Path:
     if side not in SIDES:
         raise UserError("side must be src or dst")
     return root / f"data_{side}.mp4"
+
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")  # what extraction reads from a data_<side>/ folder
+
+
+def _copy_photos(source: Path, folder: Path, video: Path) -> int:
+    """The pictures of `source` into the workspace's data_<side>/ (DeepFaceLab's photo input)."""
+    if video.exists():
+        raise UserError(f"{video.name} is this side's input; remove it to use photos instead")
+    photos = [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES]
+    if not photos:
+        raise UserError("that folder holds no .jpg or .png pictures")
+    folder.mkdir(exist_ok=True)
+    for photo in photos:
+        shutil.copyfile(photo, folder / photo.name)
+    return len(photos)
 
 
 def _check_video(path: Path) -> None:

@@ -75,7 +75,9 @@ def job_args(kind: str, options: dict[str, Any], ws_root: Path) -> list[str]:
         elif kind == "train":
             raise UserError("give iterations or a time so training can end")
     if kind == "run":
-        args += ["--src", str(ws_root / "data_src.mp4"), "--dst", str(ws_root / "data_dst.mp4")]
+        for side in ("src", "dst"):
+            video = ws_root / f"data_{side}.mp4"  # else the photo folder data_<side>/
+            args += [f"--{side}", str(video if video.exists() else ws_root / f"data_{side}")]
     start = options.get("resume_from")
     if kind == "train" and start not in (None, ""):
         from faceweave.formats.checkpoint import list_checkpoints

@@ -10,6 +10,7 @@ from faceweave.errors import UserError
 from faceweave.formats.aligned import list_face_files
 from faceweave.workspace import Workspace
 
+PHOTOS = (".jpg", ".jpeg", ".png")  # what extraction reads from data_<side>/
 LOSS_POINTS = 600  # the loss curve is thinned to this many points, whatever the log's length
 
 
@@ -21,7 +22,13 @@ _counted: dict[tuple[str, int], int] = {}
 
 def _probe(path: Path) -> dict[str, Any] | None:
     if not path.exists():
-        return None
+        photos = path.with_suffix("")  # data_src.mp4 -> data_src/ with pictures
+        count = (
+            sum(1 for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            if photos.is_dir()
+            else 0
+        )
+        return {"photos": count} if count else None
     info_key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
     if info_key not in _probed:
         if len(_probed) > 256:

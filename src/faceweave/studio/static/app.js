@@ -108,6 +108,16 @@ const studio = (() => {
     }
     view("result");
 
+    function stepsLeft(state, last) {
+      // A running train or run job with a step target: what is left at the newest step's speed.
+      const job = state.jobs.find((j) => j.state === "running" && (j.kind === "train" || j.kind === "run"));
+      const at = job ? job.args.indexOf("--iterations") : -1;
+      if (at < 0 || !last.s_per_it) return "";
+      const left = Math.round((Number(job.args[at + 1]) - last.iteration) * last.s_per_it);
+      if (left <= 0) return "";
+      return `; about ${left >= 60 ? Math.round(left / 60) + " min" : left + " s"} left`;
+    }
+
     let started = null;
     function eta(p) {
       // From the rate since this counter was first seen: the CLI's progress bars do the same.
@@ -123,7 +133,7 @@ const studio = (() => {
         const probe = state.inputs[side];
         text($("probe-" + side), probe ? JSON.stringify(probe, null, 1) : "no video yet");
         const stamp = probe ? probe.bytes : 0;
-        if (probe && shown[side] !== stamp) { $("video-" + side).src = media(`data_${side}.mp4`, stamp); shown[side] = stamp; }
+        if (probe && probe.bytes && shown[side] !== stamp) { $("video-" + side).src = media(`data_${side}.mp4`, stamp); shown[side] = stamp; }
       }
       text($("faces"), `faces: src ${state.faces.src}, dst ${state.faces.dst}`);
       const body = $("jobs").tBodies[0];
@@ -135,7 +145,7 @@ const studio = (() => {
       }
       const model = state.model;
       const last = model.last;
-      text($("training"), last ? `step ${last.iteration}: loss src ${last.loss_src}, dst ${last.loss_dst}; ${last.samples_per_s} faces/s` : "not trained yet");
+      text($("training"), last ? `step ${last.iteration}: loss src ${last.loss_src}, dst ${last.loss_dst}; ${last.samples_per_s} faces/s${stepsLeft(state, last)}` : "not trained yet");
       if (model.preview_mtime && shown.preview !== model.preview_mtime) {
         $("preview").src = media("model/preview.png", model.preview_mtime); shown.preview = model.preview_mtime;
       }
