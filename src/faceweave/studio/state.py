@@ -64,16 +64,43 @@ def _faces(folder: Path) -> int:
     return _counted[key]
 
 
-def _model(ws: Workspace) -> dict[str, Any]:
+def _checkpoints(model: Path) -> list[dict[str, Any]]:
+    """Each kept checkpoint with its step and the preview drawn at (or last before) that step."""
     from faceweave.formats.checkpoint import list_checkpoints
 
+    folder = model / "previews"
+    previews = sorted(int(p.stem) for p in folder.iterdir() if p.stem.isdigit()) if folder.is_dir() else []
+    out = []
+    for path in list_checkpoints(model):
+        step = int(path.name.removeprefix("ckpt-")) if path.name.removeprefix("ckpt-").isdigit() else 0
+        drawn = [p for p in previews if p <= step]
+        preview = f"model/previews/{drawn[-1]:09d}.png" if drawn else None
+        out.append({"name": path.name, "iteration": step, "preview": preview})
+    return out
+
+
+def _elapsed_s(model: Path) -> float | None:
+    """Training time so far, from the newest checkpoint's state.json."""
+    from faceweave.formats.checkpoint import latest_checkpoint
+
+    newest = latest_checkpoint(model) if model.is_dir() else None
     try:
-        checkpoints = [p.name for p in list_checkpoints(ws.model)] if ws.model.is_dir() else []
-    except UserError:
+        state = json.loads((newest / "state.json").read_text(encoding="utf-8")) if newest else {}
+        return float(state.get("elapsed_s", 0.0)) if isinstance(state, dict) else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _model(ws: Workspace) -> dict[str, Any]:
+    try:
+        checkpoints = _checkpoints(ws.model) if ws.model.is_dir() else []
+    except (UserError, OSError):
         checkpoints = []
     preview = ws.model / "preview.png"
     return {
-        "checkpoints": checkpoints,
+        "checkpoints": [c["name"] for c in checkpoints],
+        "kept": checkpoints,
+        "elapsed_s": _elapsed_s(ws.model),
         "preview_mtime": preview.stat().st_mtime if preview.is_file() else None,
         "last": last_log_record(ws.model / "train_log.jsonl"),
     }

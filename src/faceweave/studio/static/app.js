@@ -145,7 +145,8 @@ const studio = (() => {
       }
       const model = state.model;
       const last = model.last;
-      text($("training"), last ? `step ${last.iteration}: loss src ${last.loss_src}, dst ${last.loss_dst}; ${last.samples_per_s} faces/s${stepsLeft(state, last)}` : "not trained yet");
+      const spent = model.elapsed_s ? `; trained ${Math.round(model.elapsed_s / 60)} min` : "";
+      text($("training"), last ? `step ${last.iteration}: loss src ${last.loss_src}, dst ${last.loss_dst}; ${last.samples_per_s} faces/s${spent}${stepsLeft(state, last)}` : "not trained yet");
       if (model.preview_mtime && shown.preview !== model.preview_mtime) {
         $("preview").src = media("model/preview.png", model.preview_mtime); shown.preview = model.preview_mtime;
       }
@@ -153,7 +154,12 @@ const studio = (() => {
       if (kept.dataset.names !== model.checkpoints.join(",")) {
         kept.dataset.names = model.checkpoints.join(",");
         kept.replaceChildren(document.createTextNode(model.checkpoints.length ? "resume from: " : ""));
-        for (const name of model.checkpoints) {
+        for (const checkpoint of model.kept) {
+          const name = checkpoint.name;
+          if (checkpoint.preview) {
+            const img = document.createElement("img"); img.className = "thumb"; img.title = `${name} (step ${checkpoint.iteration})`;
+            img.src = media(checkpoint.preview, checkpoint.iteration); kept.appendChild(img);
+          }
           const b = document.createElement("button"); b.textContent = name; b.dataset.checkpoint = name;
           b.addEventListener("click", async () => {
             const options = { iterations: $("iterations").value, time: $("minutes").value, resume_from: name };
