@@ -38,10 +38,28 @@ def test_every_route_needs_the_token(client: TestClient, route: str) -> None:
     assert bare.get(route, headers={"x-faceweave-token": "wrong"}).status_code == 403
 
 
-def test_a_token_in_the_url_becomes_a_cookie(client: TestClient) -> None:
+def test_the_token_is_never_a_cookie(client: TestClient) -> None:
+    """A cookie on 127.0.0.1 would reach every local port, and ride along on their requests."""
     bare = TestClient(client.app, base_url="http://127.0.0.1:8484")
-    assert bare.get(f"/?token={TOKEN}").status_code == 200
-    assert bare.get("/api/workspaces").status_code == 200  # the cookie alone now
+    page = bare.get(f"/?token={TOKEN}")
+    assert page.status_code == 200 and "set-cookie" not in page.headers
+    assert f'content="{TOKEN}"' in page.text  # the page's script sends it as a header
+    assert bare.get("/api/workspaces").status_code == 403
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_another_local_page_cannot_change_anything(client: TestClient) -> None:
+    body = {"name": "csrf"}
+    for headers in ({"origin": "http://127.0.0.1:9999"}, {"sec-fetch-site": "same-site"},
+                    {"sec-fetch-site": "cross-site", "origin": "http://evil.example"}):  # fmt: skip
+        assert client.post("/api/workspaces", json=body, headers=headers).status_code == 403
+    plain = client.post("/api/workspaces", content=json.dumps(body), headers={"content-type": "text/plain"})
+    assert plain.status_code == 400  # what an HTML form can send across origins
+    assert (
+        client.post("/api/workspaces", json=body, headers={"origin": "http://127.0.0.1:8484"}).status_code
+        == 200
+    )
 
 
 def test_events_need_the_token(client: TestClient) -> None:
@@ -111,7 +129,8 @@ def test_job_requests_are_checked_before_anything_runs(client: TestClient) -> No
     _workspace(client)
     bodies = [
         {"kind": "rm -rf /"},
-        {"kind": "train"},
+        {"kind": "train", "options": {"iterations": "²"}},
+        {"kind": "train", "options": {"iterations": "1", "resume_from": ["x"]}},
         {"kind": "train", "options": {"iterations": "5; ls"}},
         {"kind": "train", "options": {"time": "$(reboot)"}},
         {"kind": "run", "options": "x"},
@@ -147,21 +166,17 @@ def test_a_job_left_running_by_a_crash_is_interrupted_and_resumable(studio: Stud
     (ws / "faceweave.toml").write_text("")
     store = JobStore(ws)
     store.folder.mkdir()
-    args = ["train", "-w", str(ws), "--iterations", "5"]
-    dead: dict[str, Any] = {
-        "id": "dead1",
-        "workspace": "b",
-        "kind": "train",
-        "args": args,
-        "state": "running",
-    }
+    args = ["frames", "/etc/passwd", "/tmp/written"]  # a history file from someone else
+    dead: dict[str, Any] = {"id": "dead1", "workspace": "b", "kind": "train", "args": args}
+    dead |= {"state": "running", "options": {"iterations": "5"}}
     dead |= {"created": 1.0, "started": 2.0, "ended": None, "returncode": None, "pid": 2**22 + 7}
     store.path.write_text(json.dumps({"version": 1, "jobs": [dead]}))
     runner = Runner({"b": ws})
     (job,) = runner.history("b")
     assert job.state == "interrupted"
     again = runner.resume("dead1")
-    assert again.args == job.args and again.state == "queued"
+    assert again.args == ["train", "-w", str(ws), "--iterations", "5"]  # rebuilt, never replayed
+    assert again.state == "queued"
     runner.cancel(again.id)
 
 

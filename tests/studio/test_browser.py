@@ -83,19 +83,21 @@ def test_the_whole_job_from_a_browser(served: tuple[str, Studio], page: object) 
     page.fill("#create input[name=name]", "demo")
     page.check("#create input[name=demo]")
     page.click("#create button")
-    page.wait_for_url(f"{url}/w/demo", timeout=120_000)
+    page.wait_for_url(f"{url}/w/demo?token={TOKEN}", timeout=120_000)
     expect(page.locator("#probe-src")).to_contain_text('"frames": 100', timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "1-workspace.png"))
 
     # One option through the form, as a user would; the rest through the same API the form uses.
-    page.goto(f"{url}/w/demo/options")
+    page.click("text=options (faceweave.toml)")  # the page's links carry the token
+    page.wait_for_url(f"{url}/w/demo/options?token={TOKEN}")
     page.locator("input[name='train.batch_size']").fill("4")
     page.click("#save")
     expect(page.locator("#saved")).to_contain_text("saved (1 changed)")
     assert "batch_size = 4" in (studio.root / "demo" / "faceweave.toml").read_text()
-    assert page.request.put(f"{url}/api/w/demo/options", data=TINY).json() == {"ok": True}
+    saved = page.request.put(f"{url}/api/w/demo/options", data=TINY, headers={"x-faceweave-token": TOKEN})
+    assert saved.json() == {"ok": True}
 
-    page.goto(f"{url}/w/demo")
+    page.goto(f"{url}/w/demo?token={TOKEN}")
     page.fill("#iterations", "40")
     page.click("button[data-job=run]")
     expect(page.locator("#jobs tr[data-kind=run]")).to_have_count(1, timeout=10_000)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,6 @@ from faceweave.errors import UserError
 from faceweave.studio import pages
 from faceweave.studio.jobs import JobStore, Runner
 from faceweave.studio.security import (
-    TOKEN_COOKIE,
     TOKEN_HEADER,
     Forbidden,
     host_ok,
@@ -47,11 +48,31 @@ class Studio:
             return [self.only]
         return sorted(p.name for p in self.root.iterdir() if (p / "faceweave.toml").is_file())
 
+    @property
+    def link_root(self) -> Path:
+        """Where `link` may take inputs from: the root, or with -w the one workspace."""
+        return self.root / self.only if self.only is not None else self.root
+
     def workspace(self, name: str) -> Path:
         workspace_name(name)
         if name not in self.names():
             raise Forbidden(f"there is no workspace {name!r}")
+        self.runner.add_workspace(name, self.root / name)  # one made by `faceweave init` meanwhile
         return self.root / name
+
+
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; img-src 'self' blob:; "
+       "media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")  # fmt: skip
+JSON_MAX_BYTES = 1 << 20
+
+
+def same_origin(request: Request) -> bool:
+    """A state-changing request comes from the studio's own pages (or from no page at all: curl)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"http://{request.headers.get('host', '')}"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -66,18 +87,23 @@ def create_app(studio: Studio) -> FastAPI:
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if not host_ok(request.headers.get("host"), studio.hosts):
             return _error(403, "forbidden: this studio answers only to its own address")
-        given = (request.query_params.get("token") or request.headers.get(TOKEN_HEADER)
-                 or request.cookies.get(TOKEN_COOKIE))  # fmt: skip
+        # No cookie: a cookie on 127.0.0.1 goes to every port of it, so any local page could ride on
+        # it. Pages carry the token in their URL; their script sends it as a header (or in the URL
+        # of media and events), which another origin cannot read.
+        given = request.headers.get(TOKEN_HEADER) or request.query_params.get("token")
         if not token_ok(given, studio.token):
             return _error(403, "forbidden: the access token is missing or wrong (open the URL it printed)")
+        if request.method not in ("GET", "HEAD") and not same_origin(request):
+            return _error(403, "forbidden: a request from another web page")
         try:
             response = await call_next(request)
         except Forbidden as exc:
             return _error(403, str(exc))
         except UserError as exc:
             return _error(400, str(exc))
-        if request.query_params.get("token"):
-            response.set_cookie(TOKEN_COOKIE, studio.token, httponly=True, samesite="strict")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     _pages(app, studio)
@@ -89,17 +115,17 @@ def create_app(studio: Studio) -> FastAPI:
 def _pages(app: FastAPI, studio: Studio) -> None:
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return pages.index(studio.names(), studio.root)
+        return pages.index(studio.names(), studio.root, studio.token)
 
     @app.get("/w/{name}", response_class=HTMLResponse)
     def workspace_page(name: str) -> str:
         studio.workspace(name)
-        return pages.workspace(name)
+        return pages.workspace(name, studio.token)
 
     @app.get("/w/{name}/options", response_class=HTMLResponse)
     def options_page(name: str) -> str:
         studio.workspace(name)
-        return pages.options(name)
+        return pages.options(name, studio.token)
 
     @app.get("/static/{file}")
     def static(file: str) -> FileResponse:
@@ -118,7 +144,8 @@ def _api(app: FastAPI, studio: Studio) -> None:
         body = await _json(request)
         if studio.only is not None:
             raise Forbidden("this studio serves one workspace (-w); start it with --root to create more")
-        name = workspace_name(str(body.get("name", "")))
+        raw = body.get("name")
+        name = workspace_name(raw if isinstance(raw, str) else "")
         root = studio.root / name
         if root.exists():
             raise UserError(f"{name} already exists")
@@ -145,7 +172,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
         size, limit = int(request.headers.get("content-length") or 0), studio.max_upload >> 20
         if size > studio.max_upload:
             raise UserError(f"the file is larger than the upload limit ({limit} MiB)")
-        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         written = 0
         try:
             with partial.open("wb") as out:
@@ -154,7 +181,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
                     if written > studio.max_upload:
                         raise UserError(f"the file is larger than the upload limit ({limit} MiB)")
                     out.write(chunk)
-            _check_video(partial)
+            await asyncio.to_thread(_check_video, partial)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
@@ -166,12 +193,19 @@ def _api(app: FastAPI, studio: Studio) -> None:
         workspace holds its own input."""
         root = studio.workspace(name)
         target = _side_video(root, side)
-        source = inside(studio.root, str((await _json(request)).get("path", "")))
+        raw = (await _json(request)).get("path")
+        source = inside(studio.link_root, raw if isinstance(raw, str) else "")
         if source.is_dir():
-            return {"images": await asyncio.to_thread(_copy_photos, source, root / f"data_{side}", target)}
+            found = await asyncio.to_thread(
+                _copy_photos, source, root / f"data_{side}", target, studio.link_root
+            )
+            return {"images": found}
         if not source.is_file():
             raise UserError("that path is neither a video nor a photo folder inside the studio's folder")
-        _check_video(source)
+        if target.exists() and source.samefile(target):
+            raise UserError("that video is already this side's input")
+        await asyncio.to_thread(_check_video, source)
+        target.unlink(missing_ok=True)  # a symlink left there is replaced, never written through
         await asyncio.to_thread(shutil.copyfile, source, target)
         return {"bytes": target.stat().st_size}
 
@@ -246,9 +280,16 @@ def _media(app: FastAPI, studio: Studio) -> None:
     def media(name: str, path: str) -> FileResponse:
         root = studio.workspace(name)
         file = inside(root, path)
-        if not file.is_file():
+        if not _is_file(file):
             raise Forbidden("there is no such file in the workspace")
         return FileResponse(file, headers={"Cache-Control": "no-store"})
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 async def _event_stream(studio: Studio, name: str, root: Path, request: Request) -> AsyncIterator[bytes]:
@@ -259,11 +300,22 @@ async def _event_stream(studio: Studio, name: str, root: Path, request: Request)
     yield b"retry: 1000\n\n"
     while not await request.is_disconnected():
         snapshot = await asyncio.to_thread(_snapshot, studio, name, root, offsets)
-        text = json.dumps(snapshot, default=str)
+        text = json.dumps(_finite(snapshot), default=str, allow_nan=False)
         if text != last:
             last = text
             yield f"event: state\ndata: {text}\n\n".encode()
         await asyncio.sleep(0.5)
+
+
+def _finite(value: Any) -> Any:
+    """JSON without NaN or Infinity, which a browser's JSON.parse refuses (a NaN loss, say)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _snapshot(studio: Studio, name: str, root: Path, offsets: dict[str, int]) -> dict[str, Any]:
@@ -312,9 +364,16 @@ def _tail(path: Path, limit: int) -> str:
 
 
 async def _json(request: Request) -> dict[str, Any]:
+    if "json" not in request.headers.get("content-type", ""):
+        raise UserError("send the request body as application/json")
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > JSON_MAX_BYTES:
+            raise UserError("the request body is larger than the studio takes (1 MiB)")
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
         raise UserError("the request body is not JSON") from None
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object")
@@ -330,16 +389,26 @@ def _side_video(root: Path, side: str) -> Path:
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")  # what extraction reads from a data_<side>/ folder
 
 
-def _copy_photos(source: Path, folder: Path, video: Path) -> int:
-    """The pictures of `source` into the workspace's data_<side>/ (DeepFaceLab's photo input)."""
+def _copy_photos(source: Path, folder: Path, video: Path, root: Path) -> int:
+    """The pictures of `source` into the workspace's data_<side>/ (DeepFaceLab's photo input):
+    plain files only (no symlink is followed out of the root), each one decoded first."""
+    import cv2
+
     if video.exists():
         raise UserError(f"{video.name} is this side's input; remove it to use photos instead")
-    photos = [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES]
+    photos = [p for p in sorted(source.iterdir())
+              if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file() and not p.is_symlink()
+              and p.resolve().is_relative_to(root)]  # fmt: skip
     if not photos:
         raise UserError("that folder holds no .jpg or .png pictures")
+    for photo in photos:
+        if cv2.imread(str(photo), cv2.IMREAD_UNCHANGED) is None:
+            raise UserError(f"{photo.name} in that folder is not a picture; nothing was copied")
     folder.mkdir(exist_ok=True)
     for photo in photos:
-        shutil.copyfile(photo, folder / photo.name)
+        target = folder / photo.name
+        target.unlink(missing_ok=True)  # never write through a symlink left there
+        shutil.copyfile(photo, target)
     return len(photos)
 
 
@@ -347,8 +416,8 @@ def _check_video(path: Path) -> None:
     from faceweave.media.probe import probe_video
 
     info = probe_video(path)  # a UserError names what is wrong with it
-    if not info.frame_count:
-        raise UserError("the file holds no video frames")
+    if not info.frame_count or info.container == "image2" or info.container.endswith("_pipe"):
+        raise UserError("the file is not a video (a still picture, or no frames)")
 
 
 def _demo_clips(ws: Any) -> None:

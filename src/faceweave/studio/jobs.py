@@ -11,6 +11,7 @@ commands resume from what they saved).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -39,7 +40,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "run": ("run",),
 }
 FINAL = ("done", "failed", "cancelled", "interrupted")
-DURATION = re.compile(r"^\s*[0-9]*\.?[0-9]+\s*[smh]?\s*$")
+DURATION = re.compile(r"^\s*[0-9]*\.?[0-9]+\s*[smh]?\s*$", re.ASCII)
+STEPS = re.compile(r"^[0-9]{1,8}$", re.ASCII)
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Job:
     ended: float | None = None
     returncode: int | None = None
     pid: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # as checked; resume rebuilds args from them
 
 
 def job_args(kind: str, options: dict[str, Any], ws_root: Path) -> list[str]:
@@ -65,21 +68,22 @@ def job_args(kind: str, options: dict[str, Any], ws_root: Path) -> list[str]:
     if kind in ("train", "run"):
         iterations, minutes = options.get("iterations"), options.get("time")
         if iterations not in (None, ""):
-            if not str(iterations).isdigit() or not 0 < int(str(iterations)) <= 10_000_000:
+            if not STEPS.match(str(iterations)) or not 0 < int(str(iterations)) <= 10_000_000:
                 raise UserError("iterations must be a whole number from 1 to 10000000")
             args += ["--iterations", str(int(str(iterations)))]
         elif minutes not in (None, ""):
             if not DURATION.match(str(minutes)):
-                raise UserError(f"{minutes!r} is not a duration like 90s, 10m or 1.5h")
+                raise UserError(f"{str(minutes)[:40]!r} is not a duration like 90s, 10m or 1.5h")
             args += ["--time", str(minutes).strip()]
-        elif kind == "train":
-            raise UserError("give iterations or a time so training can end")
+        # Neither: faceweave.toml's [train] target applies, or the command says what is missing.
     if kind == "run":
         for side in ("src", "dst"):
             video = ws_root / f"data_{side}.mp4"  # else the photo folder data_<side>/
             args += [f"--{side}", str(video if video.exists() else ws_root / f"data_{side}")]
     start = options.get("resume_from")
     if kind == "train" and start not in (None, ""):
+        if not isinstance(start, str):
+            raise UserError("resume_from must name a kept checkpoint")
         from faceweave.formats.checkpoint import list_checkpoints
 
         kept = {p.name: p for p in list_checkpoints(ws_root / "model")}
@@ -89,6 +93,26 @@ def job_args(kind: str, options: dict[str, Any], ws_root: Path) -> list[str]:
     if kind in ("extract-src", "extract-dst") and options.get("overwrite"):
         args.append("--overwrite")
     return args
+
+
+def _job(item: Any) -> Job | None:
+    """A job record from the history, or None when any field is not what the studio writes."""
+    if not isinstance(item, dict):
+        return None
+    try:
+        job = Job(**item)
+    except TypeError:
+        return None
+    numbers = (job.created, job.started or 0, job.ended or 0)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
+        return None
+    if (
+        job.kind not in KINDS
+        or job.state not in ("queued", "running", *FINAL)
+        or not isinstance(job.options, dict)
+    ):
+        return None
+    return job if isinstance(job.id, str) and isinstance(job.workspace, str) else None
 
 
 class JobStore:
@@ -103,9 +127,10 @@ class JobStore:
             return []
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return [Job(**item) for item in raw["jobs"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            jobs = [_job(item) for item in raw["jobs"]]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return []  # a damaged history is not worth refusing the studio over; it starts again
+        return [j for j in jobs if j is not None]
 
     def save(self, jobs: list[Job]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -119,15 +144,24 @@ class JobStore:
 
 
 def _alive(pid: int | None) -> bool:
-    if not pid:
+    """Whether `pid` is a running faceweave command (not a zombie, not a reused number)."""
+    if not isinstance(pid, int) or pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        status = Path(f"/proc/{pid}/stat").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return status.rsplit(")", 1)[-1].split()[0] != "Z" and b"faceweave" in command
+
+
+def _stop_with_parent() -> None:
+    """In the job's process: a SIGINT (a clean save) when the studio dies, even by kill -9, so no
+    job outlives it unseen."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 class Runner:
@@ -140,6 +174,7 @@ class Runner:
         self.jobs: dict[str, Job] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.wake = threading.Event()
+        self.stopping = False
         for name, root in self.roots.items():
             self._adopt(name, root)
         self.thread = threading.Thread(target=self._loop, name="faceweave-jobs", daemon=True)
@@ -158,7 +193,9 @@ class Runner:
 
     def add_workspace(self, name: str, root: Path) -> None:
         with self.lock:
-            self.roots[name] = root
+            if name not in self.roots:
+                self.roots[name] = root
+                self._adopt(name, root)
 
     def history(self, workspace: str) -> list[Job]:
         with self.lock:
@@ -171,11 +208,23 @@ class Runner:
 
     def submit(self, workspace: str, kind: str, options: dict[str, Any]) -> Job:
         root = self.roots[workspace]
-        job = Job(uuid.uuid4().hex[:12], workspace, kind, job_args(kind, options, root))
+        job = Job(
+            uuid.uuid4().hex[:12], workspace, kind, job_args(kind, options, root), options=dict(options)
+        )
+        return self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> Job:
+        """Record the job, then queue it: one that cannot be recorded is not run."""
         with self.lock:
             self.jobs[job.id] = job
+            try:
+                self._save(job.workspace)
+            except (OSError, UserError):
+                del self.jobs[job.id]
+                raise UserError(
+                    f"the job history in {self.roots[job.workspace] / JOBS_DIR} cannot be written"
+                ) from None
             self.queue.append(job.id)
-            self._save(workspace)
         self.wake.set()
         return job
 
@@ -184,13 +233,14 @@ class Runner:
         old = self.get(job_id)
         if old.state not in ("interrupted", "cancelled", "failed"):
             raise UserError(f"job {job_id} is {old.state}; only a stopped job can be resumed")
-        job = Job(uuid.uuid4().hex[:12], old.workspace, old.kind, list(old.args))
-        with self.lock:
-            self.jobs[job.id] = job
-            self.queue.append(job.id)
-            self._save(old.workspace)
-        self.wake.set()
-        return job
+        if old.workspace not in self.roots:
+            raise UserError(f"the workspace of job {job_id} is gone")
+        # The command line is built again from the checked options, never taken from the history
+        # file (a workspace from someone else could hold any arguments there).
+        args = job_args(old.kind, old.options, self.roots[old.workspace])
+        return self._enqueue(
+            Job(uuid.uuid4().hex[:12], old.workspace, old.kind, args, options=dict(old.options))
+        )
 
     def get(self, job_id: str) -> Job:
         with self.lock:
@@ -203,7 +253,7 @@ class Runner:
         """A queued job is dropped; a running one gets SIGINT and saves, as on Ctrl-C."""
         job = self.get(job_id)
         with self.lock:
-            if job.state == "queued":
+            if job.state == "queued" and job.id in self.queue:
                 self.queue.remove(job.id)
                 job.state, job.ended = "cancelled", time.time()
                 self._save(job.workspace)
@@ -212,13 +262,24 @@ class Runner:
         return job
 
     def _loop(self) -> None:
-        while True:
+        while not self.stopping:
             self.wake.wait(1.0)
             self.wake.clear()
             with self.lock:
-                job_id = self.queue.popleft() if self.queue else None
-            if job_id is not None:
-                self._run(self.jobs[job_id])
+                job_id = self.queue.popleft() if self.queue and not self.stopping else None
+            if job_id is None:
+                continue
+            job = self.jobs[job_id]
+            try:
+                self._run(job)
+            except Exception as exc:  # noqa: BLE001 - one broken job must not stop the queue
+                with self.lock:
+                    job.state, job.ended = "failed", time.time()
+                    self.processes.pop(job.id, None)
+                with contextlib.suppress(OSError, UserError):
+                    JobStore(self.roots[job.workspace]).log_path(job.id).write_text(
+                        f"the studio could not run it: {exc}\n"
+                    )
 
     def _run(self, job: Job) -> None:
         store = JobStore(self.roots[job.workspace])
@@ -227,7 +288,11 @@ class Runner:
         env = {**os.environ, EVENTS_ENV: str(events), "PYTHONUNBUFFERED": "1"}
         with open(log, "wb") as out:
             process = subprocess.Popen(  # an argument list: no shell, ever
-                [sys.executable, "-m", "faceweave", *job.args], stdout=out, stderr=subprocess.STDOUT, env=env
+                [sys.executable, "-m", "faceweave", *job.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_stop_with_parent,
             )
             with self.lock:
                 self.processes[job.id] = process
@@ -241,8 +306,9 @@ class Runner:
             self._save(job.workspace)
 
     def stop_all(self) -> None:
-        """On studio shutdown: every running job saves and stops, as on Ctrl-C."""
+        """On studio shutdown: no queued job starts, every running job saves and stops, as on Ctrl-C."""
         with self.lock:
+            self.stopping = True
             running = list(self.processes.values())
         for process in running:
             process.send_signal(signal.SIGINT)

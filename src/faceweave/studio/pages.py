@@ -14,8 +14,9 @@ def _template(name: str) -> Template:
     return Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
 
 
-def _page(title: str, body: str, script: str) -> str:
-    return _template("page").substitute(title=html.escape(title), body=body, script=script)
+def _page(title: str, body: str, script: str, token: str) -> str:
+    return _template("page").substitute(title=html.escape(title), body=body, script=script,
+                                        token=html.escape(token))  # fmt: skip
 
 
 def _js(text: str) -> str:
@@ -23,17 +24,17 @@ def _js(text: str) -> str:
     return json.dumps(text).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def index(names: list[str], root: Path) -> str:
+def index(names: list[str], root: Path, token: str) -> str:
     rows = "".join(f'<li><a href="/w/{html.escape(n)}">{html.escape(n)}</a></li>' for n in names)
     body = _template("index").substitute(root=html.escape(str(root)), rows=rows or "<li>none yet</li>")
-    return _page("faceweave studio", body, "studio.index();")
+    return _page("faceweave studio", body, "studio.index();", token)
 
 
-def workspace(name: str) -> str:
+def workspace(name: str, token: str) -> str:
     body = _template("workspace").substitute(name=html.escape(name))
-    return _page(f"faceweave studio: {name}", body, f"studio.workspace({_js(name)});")
+    return _page(f"faceweave studio: {name}", body, f"studio.workspace({_js(name)});", token)
 
 
-def options(name: str) -> str:
+def options(name: str, token: str) -> str:
     body = _template("options").substitute(name=html.escape(name))
-    return _page(f"faceweave studio: {name} options", body, f"studio.options({_js(name)});")
+    return _page(f"faceweave studio: {name} options", body, f"studio.options({_js(name)});", token)

@@ -49,7 +49,10 @@ def inside(root: Path, relative: str) -> Path:
     """`root/relative` resolved (symlinks followed), refused unless it stays inside `root`."""
     if not relative or "\0" in relative or relative.startswith(("/", "\\")) or "\\" in relative:
         raise Forbidden("that path is not allowed")
-    candidate = (root / relative).resolve()
+    try:
+        candidate = (root / relative).resolve()
+    except (OSError, RuntimeError):  # a name too long, a symlink loop
+        raise Forbidden("that path is not allowed") from None
     if not candidate.is_relative_to(root.resolve()):
         raise Forbidden("that path leaves the studio's folder")
     return candidate

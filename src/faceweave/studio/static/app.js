@@ -5,11 +5,17 @@ const studio = (() => {
   const $ = (id) => document.getElementById(id);
   const text = (el, value) => { if (el) el.textContent = value; };
 
+  // The token travels in a header (API) or in the URL (links, media, events), never in a cookie.
+  const token = document.querySelector("meta[name=faceweave-token]").content;
+  const withToken = (path) => path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+  document.querySelectorAll("a[href^='/']").forEach((a) => { a.href = withToken(a.getAttribute("href")); });
+
   async function api(path, options = {}) {
-    const response = await fetch(path, { credentials: "same-origin", ...options });
+    const headers = { "x-faceweave-token": token, ...(options.headers || {}) };
+    const response = await fetch(path, { ...options, headers, credentials: "omit" });
     const type = response.headers.get("content-type") || "";
     const body = type.includes("json") ? await response.json() : await response.text();
-    if (!response.ok) throw new Error((body && body.error) || String(body));
+    if (!response.ok) throw new Error((body && (body.error || body.detail)) || String(body));
     return body;
   }
 
@@ -24,7 +30,7 @@ const studio = (() => {
       text($("create-error"), form.demo.checked ? "writing the demo clips ..." : "");
       try {
         const made = await post("/api/workspaces", { name: form.name.value, demo: form.demo.checked });
-        location.href = "/w/" + encodeURIComponent(made.name);
+        location.href = withToken("/w/" + encodeURIComponent(made.name));
       } catch (error) { text($("create-error"), error.message); }
     });
   }
@@ -71,14 +77,14 @@ const studio = (() => {
     };
     if (job.state === "running" || job.state === "queued") button("cancel", "cancel");
     if (["interrupted", "cancelled", "failed"].includes(job.state)) button("resume", "resume");
-    const log = document.createElement("a"); log.textContent = "log"; log.href = `/api/jobs/${job.id}/log`; log.target = "_blank";
+    const log = document.createElement("a"); log.textContent = "log"; log.href = withToken(`/api/jobs/${job.id}/log`); log.target = "_blank";
     act.appendChild(log);
     return row;
   }
 
   function workspace(name) {
     const base = "/api/w/" + encodeURIComponent(name);
-    const media = (path, stamp) => `/media/${encodeURIComponent(name)}/${path}?v=${stamp || 0}`;
+    const media = (path, stamp) => withToken(`/media/${encodeURIComponent(name)}/${path}?v=${stamp || 0}`);
     let shown = {};
 
     for (const side of ["src", "dst"]) {
@@ -180,7 +186,7 @@ const studio = (() => {
       $("eval").innerHTML = state.eval ? `<a href="${media("eval/report.html", state.result.mtime)}" target="_blank">eval report</a>` : "";
     }
 
-    const events = new EventSource(base + "/events");
+    const events = new EventSource(withToken(base + "/events"));
     events.addEventListener("state", (event) => render(JSON.parse(event.data)));
     drawLosses($("losses"), { iteration: [], src: [], dst: [] });
   }
