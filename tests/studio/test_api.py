@@ -228,3 +228,15 @@ def test_a_photo_folder_inside_the_root_becomes_the_input(client: TestClient, st
     assert job["args"][job["args"].index("--src") + 1] == str(studio.root / "a" / "data_src")
     client.post(f"/api/jobs/{job['id']}/cancel")
     assert client.post("/api/w/a/link/dst", json={"path": "nowhere"}).status_code == 400
+
+
+def test_odd_file_names_in_the_model_folder_do_not_break_the_state(
+    client: TestClient, studio: Studio
+) -> None:
+    _workspace(client)
+    model = studio.root / "a" / "model"
+    (model / "previews").mkdir(parents=True)
+    (model / "previews" / "²3.png").write_bytes(b"x")
+    (model / "ckpt-¹").mkdir()
+    assert client.get("/api/w/a/state").status_code == 200
+    assert client.get("/api/workspaces", headers={"host": "localhost:80@evil.example"}).status_code == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -50,7 +51,11 @@ def command(workspace: Path | None, root: Path | None, port: float, host: str, m
         raise UserError(f"cannot listen on {host}:{int(port)} ({exc.strerror})") from None
     bound = sock.getsockname()[1]
     token = new_token()
-    hosts = (*LOOPBACK, host.lower())
+    hosts: tuple[str, ...] = (*LOOPBACK, host.lower())
+    if host in ("0.0.0.0", "::"):  # every interface: the names and addresses others reach it by
+        name = socket.gethostname()
+        with contextlib.suppress(OSError):
+            hosts += (name.lower(), socket.getfqdn().lower(), *socket.gethostbyname_ex(name)[2])
     studio = Studio(root, token, hosts, only, int(max_upload_mb))
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"faceweave studio: http://{shown}:{bound}/?token={token}", err=False)

@@ -29,6 +29,8 @@ def token_ok(given: str | None, token: str) -> bool:
 def host_name(header: str) -> str:
     """The host of a Host header, without its port (`[::1]:8000` -> `::1`)."""
     header = header.strip().lower()
+    if any(c in header for c in "@/\\ "):  # no browser sends these; a parser trick might
+        return ""
     if header.startswith("["):
         return header[1:].split("]", 1)[0]
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,12 @@ def _checkpoints(model: Path) -> list[dict[str, Any]]:
     from faceweave.formats.checkpoint import list_checkpoints
 
     folder = model / "previews"
-    previews = sorted(int(p.stem) for p in folder.iterdir() if p.stem.isdigit()) if folder.is_dir() else []
+    numbered = [p.stem for p in folder.iterdir()] if folder.is_dir() else []
+    previews = sorted(int(s) for s in numbered if re.fullmatch(r"[0-9]{1,12}", s))
     out = []
     for path in list_checkpoints(model):
-        step = int(path.name.removeprefix("ckpt-")) if path.name.removeprefix("ckpt-").isdigit() else 0
+        digits = path.name.removeprefix("ckpt-")
+        step = int(digits) if re.fullmatch(r"[0-9]{1,12}", digits) else 0
         drawn = [p for p in previews if p <= step]
         preview = f"model/previews/{drawn[-1]:09d}.png" if drawn else None
         out.append({"name": path.name, "iteration": step, "preview": preview})
