@@ -372,3 +372,23 @@ def test_a_cache_member_claiming_a_huge_size_is_not_read(faceset: Path) -> None:
         header = b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }"
         archive.writestr("blur.npy", header.ljust(128, b" ") + b"\n")
     assert faceset_stats(faceset, ("meta",), 1).measured == count
+
+
+def test_an_undo_killed_after_its_renames_is_not_undone_again(faceset: Path) -> None:
+    before = order(faceset)
+    run_sort(faceset, "blur", CFG)
+    journal = faceset / JOURNAL_NAME
+    logged = json.loads(journal.read_text())
+    undo_last(faceset)
+    # What a kill between the undo's last rename and its log update leaves: sort + finished undo.
+    entries = json.loads(journal.read_text())["entries"]
+    undo_entry = {
+        **logged["entries"][-1],
+        "what": "undo of sort by blur",
+        "undo": True,
+        "tag": "0123456789ab",
+    }
+    undo_entry["moves"] = [[new, old] for old, new in logged["entries"][-1]["moves"]]
+    journal.write_text(json.dumps({"version": 1, "entries": [*entries, logged["entries"][-1], undo_entry]}))
+    assert "finished an interrupted undo" in recover(faceset)
+    assert order(faceset) == before and json.loads(journal.read_text())["entries"] == []

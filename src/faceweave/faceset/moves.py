@@ -267,6 +267,10 @@ def recover(folder: Path) -> str:
         return ""
     with folder_lock(folder):
         entries = _read_journal(folder)
+        if entries and entries[-1]["state"] == "done" and entries[-1].get("undo"):
+            # An undo whose files all moved, killed before it took itself and its sort out.
+            _write_journal(folder, entries[:-2])
+            return f"finished an interrupted {entries[-1].get('what', 'undo')}"
         if not entries or entries[-1]["state"] == "done":
             return ""
         entry = entries[-1]
