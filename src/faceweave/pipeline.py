@@ -20,6 +20,7 @@ from faceweave.formats.summary import SummaryError, read_summary, summary_path
 from faceweave.media.probe import probe_video
 from faceweave.merge.preview import write_comparison
 from faceweave.merge.run import MergeReport, run_merge
+from faceweave.merge.session import describe, read_session
 from faceweave.quality.report import EvalReport
 from faceweave.quality.run import run_eval, workspace_inputs
 from faceweave.train.run import TrainReport, run_train
@@ -89,8 +90,10 @@ def run_pipeline(
         say("training target already reached; merging with the newest checkpoint")
     else:
         trained = run_train(remaining, ws, say=say)
-    say("merging the swapped faces into every dst frame ...")
-    merged = run_merge(config, ws)
+    session = read_session(ws.merge_session)
+    say("merging the swapped faces into every dst frame"
+        + (f" with the merge session ({describe(session)})" if session else "") + " ...")  # fmt: skip
+    merged = run_merge(config, ws, session=session)
     say(f"merged {merged.frames} frames ({merged.frames_with_faces} with faces) in {merged.seconds:.1f} s")
     if merged.set_aside:
         say(f"{merged.set_aside} dst face(s) in {ws.dst_aligned / '_rejected'}/ were not swapped")

@@ -50,6 +50,10 @@ class Workspace:
     def result(self) -> Path:
         return self.root / "result.mp4"
 
+    @property
+    def merge_session(self) -> Path:
+        return self.root / "merge_session.json"
+
     def sweep(self, say: Callable[[str], None]) -> None:
         """Clear what a killed run (`kill -9`, a power cut) left half-written, and say so."""
         for folder in (self.root, self.src_aligned.parent, self.dst_aligned.parent, self.model):

@@ -80,7 +80,7 @@ def test_the_mask_lands_on_the_face(dst_workspace: Workspace) -> None:
     preparer = Preparer(inputs.model, exact_config(mask="dst").merge, inputs.device)
     face = inputs.faces[len(inputs.faces) // 2]
     image = np.zeros((face.meta.frame_height, face.meta.frame_width, 3), np.uint8)
-    _, coverage = merge_frame(image, preparer.batch([face]), "overlay", MARK, 0, at_dst)
+    _, coverage = merge_frame(image, preparer.batch([face]), MARK, 0, at_dst)
     hull = hull_in_frame(face.meta.landmarks_frame, image.shape[1], image.shape[0])
     placed = coverage > 0.5
     iou = (placed & hull).sum() / (placed | hull).sum()
@@ -95,7 +95,7 @@ def test_every_blend_changes_the_face_only(dst_workspace: Workspace, blend: str)
     face = inputs.faces[0]
     frame = frames_of(inputs.source)[face.meta.frame_index]
     prepared = Preparer(inputs.model, config.merge, inputs.device).batch([face])
-    merged, coverage = merge_frame(frame, prepared, blend, MARK, 0, at_dst)
+    merged, coverage = merge_frame(frame, prepared, MARK, 0, at_dst)
     changed = np.abs(merged.astype(int) - frame.astype(int)).max(axis=2) > 2
     assert not changed[coverage == 0].any()
     hull = hull_in_frame(face.meta.landmarks_frame, frame.shape[1], frame.shape[0])

@@ -57,8 +57,8 @@ def test_the_mark_follows_the_swapped_face(dst_workspace: Workspace) -> None:
     frame = frames_of(inputs.source)[face.meta.frame_index]
     prepared = Preparer(inputs.model, config.merge, inputs.device).batch([face])
     with MarkPlacer(1) as place:
-        placed, _ = merge_frame(frame, prepared, "overlay", MARK, 0, place)
-    on_dst, _ = merge_frame(frame, prepared, "overlay", MARK, 0, at_dst)
+        placed, _ = merge_frame(frame, prepared, MARK, 0, place)
+    on_dst, _ = merge_frame(frame, prepared, MARK, 0, at_dst)
     found, missed = still_score_as_read(placed), still_score_as_read(on_dst)
     assert found > THRESHOLD
     assert found > missed + 4

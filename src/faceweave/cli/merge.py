@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,13 @@ from faceweave.cli.common import (
 @config_flag("merge.dump", "--dump")
 @click.option("--preview", "preview_frame", type=int, metavar="N",
               help="Only write preview_N.png comparing the main modes on dst frame N.")  # fmt: skip
+@click.option("--no-session", is_flag=True,
+              help="Ignore merge_session.json (the studio merger's track and range settings).")  # fmt: skip
 @config_options
 def command(
     workspace: Path,
     preview_frame: int | None,
+    no_session: bool,
     config_path: Path | None,
     preset: str | None,
     set_: tuple[str, ...],
@@ -47,12 +51,18 @@ def command(
     """Merge the model's swap of every dst face into its frame; every [merge] option applies."""
     from faceweave.merge.preview import write_preview
     from faceweave.merge.run import open_merge, run_merge
+    from faceweave.merge.session import MergeSession, describe, read_session
     from faceweave.workspace import Workspace
 
     ws = Workspace(workspace)
     ws.sweep(info)
     config_file = config_path or (ws.config if ws.config.is_file() else None)
     config = build_config(config_file, preset, set_, flag_overrides(flags))
+    session = MergeSession() if no_session else read_session(ws.merge_session)
+    if session:
+        info(f"merge session {ws.merge_session.name}: {describe(session)} over faceweave.toml and the flags "
+             "(--no-session ignores it)")  # fmt: skip
+    config = replace(config, merge=session.base(config.merge))
     if preview_frame is not None:
         out = write_preview(
             config, open_merge(config, ws), preview_frame, ws.root / f"preview_{preview_frame}.png"
@@ -63,7 +73,7 @@ def command(
     from faceweave.merge.run import dst_source
 
     with progress(count_frames(dst_source(ws)[0]), "merge") as tick:
-        report = run_merge(config, ws, tick=tick)
+        report = run_merge(config, ws, tick=tick, session=session)
     info(
         f"{report.frames} frames ({report.frames_with_faces} with faces, {report.faces} faces) in "
         f"{report.seconds:.1f} s ({report.frames / max(report.seconds, 1e-9):.1f} frames/s); "

@@ -20,13 +20,15 @@ from faceweave.color import Stats
 from faceweave.config import MergeConfig
 from faceweave.formats.aligned import FaceMeta, read_aligned_face
 from faceweave.geometry import Affine, compose, resample_matrix, scale_about_centre
-from faceweave.merge.mask_sources import MaskInputs, combined, open_sources
+from faceweave.merge.mask_sources import MaskInputs, MaskSource, open_sources
 from faceweave.merge.masks import mouth_mask, refine, resize_mask, skin_mask
+from faceweave.merge.session import MergeSession
 from faceweave.merge.shading import match_shading
 from faceweave.merge.temporal import TemporalFilter
 from faceweave.models import FaceSwapModel, to_tensor
 from faceweave.registries import BLENDS, COLORS
 
+MaskMemo = dict[tuple[int, int, str], npt.NDArray[np.float32]]  # (frame, track, source) -> mask
 MASK_SIZE_CAP = 256  # masks are smooth: more pixels only cost time
 
 
@@ -41,6 +43,7 @@ class PreparedFace:
     face_to_frame: Affine  # face pixels -> frame pixels
     mask_to_frame: Affine
     landmarks_frame: npt.NDArray[np.float64]  # smoothed, (478, 3): where to look for the pasted face
+    blend: str = "overlay"  # how it meets the frame (a BLENDS name)
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,37 @@ def predict(model: FaceSwapModel, crops: list[npt.NDArray[np.uint8]], resolution
 
 
 class Preparer:
-    def __init__(self, model: FaceSwapModel, cfg: MergeConfig, device: torch.device) -> None:
-        self.model, self.cfg, self.device = model, cfg, device
+    """Finishes predicted faces in frame order. Each face gets its own settings: `cfg`, with the
+    merge `session`'s whole-video, track and frame-range settings on top. `mask_memo`, when given,
+    keeps every mask source's output per face (the interactive merger redraws one frame many times)."""
+
+    def __init__(self, model: FaceSwapModel, cfg: MergeConfig, device: torch.device,
+                 session: MergeSession | None = None, mask_memo: MaskMemo | None = None) -> None:  # fmt: skip
+        self.model, self.device, self.session = model, device, session or MergeSession()
+        self.cfg = self.session.base(cfg)
         self.resolution = model.config.resolution
-        self.colors = ColorSmoother(cfg.color, cfg.color_smoothing)
-        self.steady = TemporalFilter(cfg.temporal)
-        self.mask_sources = open_sources(cfg.mask)
-        self.blend_adjust = BLENDS.get(cfg.blend).adjust
+        self.colors: dict[tuple[str, float], ColorSmoother] = {}
+        self.steady = TemporalFilter(self.cfg.temporal)
+        self.mask_sources: dict[str, MaskSource] = {}
+        self.mask_memo = mask_memo
+
+    def settings(self, meta: FaceMeta) -> MergeConfig:
+        return self.session.settings(self.cfg, meta.frame_index, meta.track_id)
+
+    def _mask(self, spec: str, inputs: MaskInputs) -> npt.NDArray[np.float32]:
+        masks = []
+        for name in spec.split("*"):
+            key = (inputs.frame_index, inputs.track_id, name)
+            if self.mask_memo is not None and key in self.mask_memo:
+                masks.append(self.mask_memo[key])
+                continue
+            if name not in self.mask_sources:
+                self.mask_sources[name] = open_sources(name)[0]
+            mask = np.asarray(self.mask_sources[name](inputs), np.float32)
+            if self.mask_memo is not None and name != "learned":  # learned changes with temporal
+                self.mask_memo[key] = mask
+            masks.append(mask)
+        return np.asarray(np.prod(masks, axis=0), np.float32)
 
     def batch(self, faces: list[DstFace]) -> list[PreparedFace]:
         if not faces:
@@ -120,23 +147,27 @@ class Preparer:
 
     def one(self, meta: FaceMeta, crop: npt.NDArray[np.uint8], swapped: npt.NDArray[np.float32],
             learned: npt.NDArray[np.float32], path: Path | None = None) -> PreparedFace:  # fmt: skip
-        cfg, r, s = self.cfg, self.resolution, meta.size_px
+        cfg, r, s = self.settings(meta), self.resolution, meta.size_px
         m = min(s, max(MASK_SIZE_CAP, r))
         dst_small = np.asarray(cv2.resize(crop, (r, r), interpolation=cv2.INTER_AREA), np.float32) / 255
-        swapped, learned = self.steady(meta.track_id, meta.frame_index, dst_small, swapped, learned)
+        swapped, learned = self.steady(meta.track_id, meta.frame_index, dst_small, swapped, learned,
+                                       cfg.temporal)  # fmt: skip
         inputs = MaskInputs(
             resize_mask(learned, m), meta.landmarks_crop, m, s, crop, meta.track_id, meta.frame_index, path
         )
-        mask = combined(self.mask_sources, inputs)
+        mask = self._mask(cfg.mask, inputs)
         if cfg.keep_mouth:
             mouth = mouth_mask(meta.landmarks_crop, m, s)
             mask = mask * (1 - np.asarray(cv2.GaussianBlur(mouth, (0, 0), sigmaX=m / 128), np.float32))
         # Colour is compared on skin (eyes, brows and mouth differ between people, and a mouth
         # that opens in dst only would drag the average), solidly inside the mask.
         skin = skin_mask(meta.landmarks_crop, r, s) * (resize_mask(mask, r) > 0.5).astype(np.float32)
-        face = self.colors(meta.track_id, swapped, dst_small, skin)
-        if self.blend_adjust is not None:
-            face = self.blend_adjust(face, dst_small, skin)
+        colors = self.colors.setdefault((cfg.color, cfg.color_smoothing),
+                                        ColorSmoother(cfg.color, cfg.color_smoothing))  # fmt: skip
+        face = colors(meta.track_id, swapped, dst_small, skin)
+        adjust = BLENDS.get(cfg.blend).adjust
+        if adjust is not None:
+            face = adjust(face, dst_small, skin)
         face = match_shading(face, dst_small, skin, cfg.shading)
         face = sharpen_and_degrade(face, cfg, meta.frame_index * 64 + meta.face_index)
         mask = refine(mask, cfg.erode, cfg.blur)
@@ -149,6 +180,7 @@ class Preparer:
             compose(placed, resample_matrix(r, s)),
             compose(placed, resample_matrix(m, s)),
             meta.landmarks_frame,
+            cfg.blend,
         )
 
 

@@ -81,7 +81,7 @@ def write_preview(config: Config, inputs: MergeInputs, index: int, out: Path) ->
         for label, overrides in (("your settings", {}), *VARIANTS):
             cfg = replace(config.merge, **overrides)  # type: ignore[arg-type]
             prepared = Preparer(inputs.model, cfg, inputs.device).batch(faces)
-            merged, _ = merge_frame(image, prepared, cfg.blend, mark, index, place)
+            merged, _ = merge_frame(image, prepared, mark, index, place)
             tiles.append(_labelled(merged[rows, cols], label))
     return write_signed_png(out, np.hstack(tiles))
 

@@ -29,6 +29,7 @@ from faceweave.media.probe import probe_video
 from faceweave.merge.paste import to_u8, warp_into
 from faceweave.merge.placement import MarkPlacer, Place
 from faceweave.merge.prepare import DstFace, PreparedFace, Preparer, prepared_by_frame
+from faceweave.merge.session import MergeSession
 from faceweave.models import FaceSwapModel
 from faceweave.provenance import synthetic_tags
 from faceweave.provenance.manifest import sign_to
@@ -121,8 +122,7 @@ def check_compatible(model: FaceSwapModel, learnt_face_type: str, faces: list[Ds
         )
 
 
-def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Field, index: int,
-                place: Place) -> Merged:  # fmt: skip
+def merge_frame(image: ImageBGR, faces: list[PreparedFace], mark: Field, index: int, place: Place) -> Merged:
     """The frame with every prepared face pasted in and watermarked (frame `index` sets the mark's
     sign; `place` finds each pasted face's landmarks for it), and the union of their masks."""
     out = image.copy()
@@ -137,19 +137,19 @@ def merge_frame(image: ImageBGR, faces: list[PreparedFace], blend: str, mark: Fi
         alpha = warp_into(face.mask, face.mask_to_frame, region, cv2.BORDER_CONSTANT)
         alpha = np.clip(alpha, 0, 1)
         background = out[rows, cols].astype(np.float32) / 255
-        out[rows, cols] = to_u8(BLENDS.get(blend).paste(background, pixels, alpha))
+        out[rows, cols] = to_u8(BLENDS.get(face.blend).paste(background, pixels, alpha))
         coverage[rows, cols] = np.maximum(coverage[rows, cols], alpha)
     for face in faces:
         embed(out, place(out, face.landmarks_frame, face.track_id), mark, index, coverage)
     return out, coverage
 
 
-def merge_frames(frames: list[tuple[ImageBGR, list[PreparedFace], int]], blend: str, mark: Field,
+def merge_frames(frames: list[tuple[ImageBGR, list[PreparedFace], int]], mark: Field,
                  placer: MarkPlacer) -> list[Merged]:  # fmt: skip
     """merge_frame on consecutive (frame, faces, index) in order, the marks placed by one follower:
     the placement mesh runs on every other frame of each track."""
     place = placer.follow()
-    return [merge_frame(image, faces, blend, mark, index, place) for image, faces, index in frames]
+    return [merge_frame(image, faces, mark, index, place) for image, faces, index in frames]
 
 
 def _pick_device(name: str) -> torch.device:
@@ -176,11 +176,13 @@ class MergeInputs:
     device: torch.device
 
 
-def open_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None) -> MergeInputs:
+def open_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
+               session: MergeSession | None = None) -> MergeInputs:  # fmt: skip
     """Load and cross-check the dst faces, their video and the model; `model` replaces the
-    workspace's (tests use an identity model)."""
+    workspace's (tests use an identity model). The `session`'s tracks pick the faces."""
     device = _pick_device(config.merge.device)
-    faces = dst_faces(ws, parse_tracks(config.merge.tracks))
+    base = (session or MergeSession()).base(config.merge)
+    faces = dst_faces(ws, parse_tracks(base.tracks))
     source, frames_then = dst_source(ws)
     if model is None:
         model, face_type = load_model(ws, device)
@@ -193,17 +195,18 @@ def open_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None
 
 
 def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
-              tick: Tick | None = None) -> MergeReport:  # fmt: skip
-    """Merge every dst frame into ws.result."""
+              tick: Tick | None = None, session: MergeSession | None = None) -> MergeReport:  # fmt: skip
+    """Merge every dst frame into ws.result, each face with its settings from `config` and the
+    merge `session` (the interactive merger's whole-video, track and frame-range settings)."""
     cfg: MergeConfig = config.merge
     start = time.monotonic()
-    inputs = open_merge(config, ws, model)
+    inputs = open_merge(config, ws, model, session)
     faces, source, fps = inputs.faces, inputs.source, inputs.fps
     dump_dirs = (ws.merged, ws.merged.parent / "merged_mask") if cfg.dump else None
     if dump_dirs:
         for folder in dump_dirs:
             folder.mkdir(parents=True, exist_ok=True)
-    prepared = prepared_by_frame(Preparer(inputs.model, cfg, inputs.device), faces, cfg.batch_size)
+    prepared = prepared_by_frame(Preparer(inputs.model, cfg, inputs.device, session), faces, cfg.batch_size)
     frames = open_frames(source, on_error=config.decode.on_error, image_fps=fps)
     settings = config.video.encode_settings()
     audio_from = None if source.is_dir() else source
@@ -220,7 +223,7 @@ def run_merge(config: Config, ws: Workspace, model: FaceSwapModel | None = None,
         def send() -> None:
             if run:
                 batch = [(image, faces, index) for index, _, image, faces in run]
-                job = pool.submit(merge_frames, batch, cfg.blend, mark, placer)
+                job = pool.submit(merge_frames, batch, mark, placer)
                 window.extend((index, pts, (job, k)) for k, (index, pts, _, _) in enumerate(run))
                 run.clear()
 

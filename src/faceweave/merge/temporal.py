@@ -47,11 +47,13 @@ class TemporalFilter:
         self.strength = strength
         self.tracks: dict[int, _Previous] = {}
 
-    def __call__(self, track: int, frame_index: int, dst: Image, face: Image, mask: Image
-                 ) -> tuple[Image, Image]:  # fmt: skip
+    def __call__(self, track: int, frame_index: int, dst: Image, face: Image, mask: Image,
+                 strength: float | None = None) -> tuple[Image, Image]:  # fmt: skip
+        """`strength`, when given, replaces the filter's own for this frame (a merge session's range)."""
+        strength = self.strength if strength is None else strength
         before = self.tracks.get(track)
-        if self.strength > 0 and before is not None and before.frame_index == frame_index - 1:
-            w = still_weight(dst, before.dst, self.strength)
+        if strength > 0 and before is not None and before.frame_index == frame_index - 1:
+            w = still_weight(dst, before.dst, strength)
             face = face + w[..., None] * (before.face - face)
             mask = mask + w * (before.mask - mask)
         self.tracks[track] = _Previous(frame_index, dst, face, mask)
