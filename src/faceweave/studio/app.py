@@ -106,9 +106,12 @@ def create_app(studio: Studio) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
+    from faceweave.studio import merger_routes
+
     _pages(app, studio)
     _api(app, studio)
     _media(app, studio)
+    merger_routes.register(app, studio)
     return app
 
 
@@ -121,6 +124,21 @@ def _pages(app: FastAPI, studio: Studio) -> None:
     def workspace_page(name: str) -> str:
         studio.workspace(name)
         return pages.workspace(name, studio.token)
+
+    @app.get("/w/{name}/merger", response_class=HTMLResponse)
+    def merger_page(name: str) -> str:
+        studio.workspace(name)
+        return pages.tool("merger", name, studio.token)
+
+    @app.get("/w/{name}/faces", response_class=HTMLResponse)
+    def faces_page(name: str) -> str:
+        studio.workspace(name)
+        return pages.tool("faces", name, studio.token)
+
+    @app.get("/w/{name}/masks", response_class=HTMLResponse)
+    def masks_page(name: str) -> str:
+        studio.workspace(name)
+        return pages.tool("masks", name, studio.token)
 
     @app.get("/w/{name}/options", response_class=HTMLResponse)
     def options_page(name: str) -> str:
@@ -141,7 +159,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
 
     @app.post("/api/workspaces")
     async def create_workspace(request: Request) -> dict[str, Any]:
-        body = await _json(request)
+        body = await read_json_body(request)
         if studio.only is not None:
             raise Forbidden("this studio serves one workspace (-w); start it with --root to create more")
         raw = body.get("name")
@@ -193,7 +211,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
         workspace holds its own input."""
         root = studio.workspace(name)
         target = _side_video(root, side)
-        raw = (await _json(request)).get("path")
+        raw = (await read_json_body(request)).get("path")
         source = inside(studio.link_root, raw if isinstance(raw, str) else "")
         if source.is_dir():
             found = await asyncio.to_thread(
@@ -212,7 +230,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
     @app.post("/api/w/{name}/jobs")
     async def submit(name: str, request: Request) -> dict[str, Any]:
         studio.workspace(name)
-        body = await _json(request)
+        body = await read_json_body(request)
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise UserError("options must be a table")
@@ -250,7 +268,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
         from faceweave.errors import ConfigError
         from faceweave.studio.forms import save_options
 
-        values = await _json(request)
+        values = await read_json_body(request)
         try:
             await asyncio.to_thread(save_options, studio.workspace(name) / "faceweave.toml", values)
         except ConfigError as exc:
@@ -363,7 +381,7 @@ def _tail(path: Path, limit: int) -> str:
         return log.read().decode("utf-8", "replace")
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def read_json_body(request: Request) -> dict[str, Any]:
     if "json" not in request.headers.get("content-type", ""):
         raise UserError("send the request body as application/json")
     data = b""

@@ -38,3 +38,12 @@ def workspace(name: str, token: str) -> str:
 def options(name: str, token: str) -> str:
     body = _template("options").substitute(name=html.escape(name))
     return _page(f"faceweave studio: {name} options", body, f"studio.options({_js(name)});", token)
+
+
+TOOLS = {"merger": "interactive merger", "faces": "faceset browser", "masks": "mask editor"}
+
+
+def tool(kind: str, name: str, token: str) -> str:
+    """The merger, faceset browser and mask editor pages: each a template and its script's entry."""
+    body = _template(kind).substitute(name=html.escape(name))
+    return _page(f"faceweave studio: {name} {TOOLS[kind]}", body, f"studio.{kind}({_js(name)});", token)

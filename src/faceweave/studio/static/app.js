@@ -238,5 +238,5 @@ const studio = (() => {
     });
   }
 
-  return { index, workspace, options };
+  return { index, workspace, options, api, post, withToken, $, text, token };
 })();
