@@ -169,22 +169,38 @@ def restore(folder: Path, reasons: Sequence[str] = ()) -> Restored:
     if unknown:
         has = ", ".join(known) or "none"
         raise UserError(f"{folder / REJECTED_DIR} has no {', '.join(unknown)} folder; it has: {has}")
+    faces = [
+        p.relative_to(folder) for r in reasons or known for p in list_face_files(folder / REJECTED_DIR / r)
+    ]
+    return restore_faces(folder, faces)
+
+
+def restore_faces(folder: Path, faces: Sequence[Path]) -> Restored:
+    """Bring back the set-aside `faces` (paths relative to `folder`, inside `_rejected/<reason>/`),
+    each with its mask; emptied shelves go. A face whose name is taken in the faceset stays."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder")
     restored, left = 0, []
     with folder_lock(folder):
         settle(folder)
-        for reason in reasons or known:
-            shelf = folder / REJECTED_DIR / reason
-            for path in list_face_files(shelf):
-                if not path.is_file() or path.is_symlink():
-                    continue  # not a face file (a folder named x.png): left where it is
-                moves = with_masks(folder, [Move(str(path.relative_to(folder)), path.name)])
-                if any(os.path.lexists(folder / m.new) for m in moves):
-                    left.append(str(path.relative_to(folder)))
-                    continue
-                make_parents(folder, moves)
-                for move in moves:
-                    os.rename(folder / move.old, folder / move.new)
-                restored += 1
+        shelves = set()
+        for relative in faces:
+            path = folder / relative
+            if len(relative.parts) != 3 or relative.parts[0] != REJECTED_DIR:
+                raise UserError(f"{relative} is not a set-aside face")
+            if not path.is_file() or path.is_symlink():
+                left.append(str(relative))  # gone meanwhile, or not a face file: left where it is
+                continue
+            shelves.add(path.parent)
+            moves = with_masks(folder, [Move(str(relative), path.name)])
+            if any(os.path.lexists(folder / m.new) for m in moves):
+                left.append(str(relative))
+                continue
+            make_parents(folder, moves)
+            for move in moves:
+                os.rename(folder / move.old, folder / move.new)
+            restored += 1
+        for shelf in sorted(shelves):
             for empty in (shelf / MASKS_DIR, shelf):
                 _remove_if_empty(empty)
         _remove_if_empty(folder / REJECTED_DIR)

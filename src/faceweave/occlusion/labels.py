@@ -174,12 +174,37 @@ def carry_over(old_dir: Path, new_dir: Path) -> int:
         old_path, old_meta = match
         to_new = compose(invert(meta.face_to_frame), old_meta.face_to_frame)  # old crop -> new crop
         if old_meta.labels:
-            moved = Labels(*(tuple(apply(to_new, p) for p in getattr(old_meta.labels, kind))
-                             for kind in ("include", "exclude")))  # fmt: skip
-            rewrite_face_meta(path, _with_labels(meta, moved))
+            rewrite_face_meta(path, _with_labels(meta, moved_labels(old_meta.labels, old_meta, meta)))
         applied = read_mask(old_path, old_meta.size_px)
         if applied is not None:
             size = meta.size_px
             write_mask(path, np.asarray(cv2.warpAffine(applied, to_new, (size, size)), np.float32))
         carried += 1
     return carried
+
+
+def moved_labels(labels: Labels, old: FaceMeta, new: FaceMeta) -> Labels:
+    """`labels` drawn on the crop of `old`, moved into the crop of `new` through the frame."""
+    to_new = compose(invert(new.face_to_frame), old.face_to_frame)  # old crop -> new crop
+    return Labels(
+        *(tuple(apply(to_new, p) for p in getattr(labels, kind)) for kind in ("include", "exclude"))
+    )
+
+
+def copy_labels(face: Path, count: int, workers: int = 1) -> list[str]:
+    """The labels of `face` onto the next `count` faces of its track (by frame), each moved into its
+    own crop, as DeepFaceLab's editor copies a polygon forward. Returns the names labelled."""
+    from faceweave.faceset.stats import faceset_stats
+
+    meta = read_face_meta(face)
+    if not meta.labels:
+        raise UserError(f"{face.name} has no labels to copy; save some first")
+    stats = faceset_stats(face.parent, ("meta",), workers)
+    frames, tracks = np.asarray(stats["frame_index"]), np.asarray(stats["track_id"])
+    later = np.flatnonzero((tracks == meta.track_id) & (frames > meta.frame_index))
+    chosen = [stats.names[int(i)] for i in later[np.argsort(frames[later], kind="stable")][:count]]
+    for name in chosen:
+        path = face.parent / name
+        target = read_face_meta(path)
+        rewrite_face_meta(path, _with_labels(target, moved_labels(meta.labels, meta, target)))
+    return chosen

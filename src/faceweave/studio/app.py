@@ -106,12 +106,13 @@ def create_app(studio: Studio) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    from faceweave.studio import merger_routes
+    from faceweave.studio import faces_routes, merger_routes
 
     _pages(app, studio)
     _api(app, studio)
     _media(app, studio)
     merger_routes.register(app, studio)
+    faces_routes.register(app, studio)
     return app
 
 

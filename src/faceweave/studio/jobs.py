@@ -38,6 +38,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "merge": ("merge",),
     "eval": ("eval",),
     "run": ("run",),
+    "mask-train": ("mask", "train"),
+    "mask-apply": ("mask", "apply"),
 }
 FINAL = ("done", "failed", "cancelled", "interrupted")
 DURATION = re.compile(r"^\s*[0-9]*\.?[0-9]+\s*[smh]?\s*$", re.ASCII)
@@ -76,6 +78,11 @@ def job_args(kind: str, options: dict[str, Any], ws_root: Path) -> list[str]:
                 raise UserError(f"{str(minutes)[:40]!r} is not a duration like 90s, 10m or 1.5h")
             args += ["--time", str(minutes).strip()]
         # Neither: faceweave.toml's [train] target applies, or the command says what is missing.
+    if kind == "mask-train" and options.get("time") not in (None, ""):
+        minutes = str(options["time"])
+        if not DURATION.match(minutes):
+            raise UserError(f"{minutes[:40]!r} is not a duration like 90s, 10m or 1.5h")
+        args += ["--time", minutes.strip()]
     if kind == "run":
         for side in ("src", "dst"):
             video = ws_root / f"data_{side}.mp4"  # else the photo folder data_<side>/

@@ -17,7 +17,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -62,7 +61,9 @@ class FrameReader:
             return
         with open_input(source) as container:
             stream = container.streams.video[0]
-            packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
+            packets = [
+                (p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size
+            ]
         packets.sort()
         self._pts = [pts for pts, _ in packets]
         self._index = {pts: k for k, pts in enumerate(self._pts)}

@@ -10,7 +10,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from faceweave.errors import ConfigError, UserError
-from faceweave.merge.session import FORMAT, PER_FACE, VERSION, WHOLE_VIDEO, read_session, session_from, write_session
+from faceweave.merge.session import (
+    FORMAT,
+    PER_FACE,
+    VERSION,
+    WHOLE_VIDEO,
+    read_session,
+    session_from,
+    write_session,
+)
 from faceweave.studio.merger import Mergers
 from faceweave.workspace import Workspace
 

@@ -249,5 +249,246 @@
     })();
   }
 
-  Object.assign(studio, { merger });
+
+  // ---------------------------------------------------------------- faceset browser
+  const PAGE = 200;
+
+  function faces(name) {
+    const base = "/api/w/" + encodeURIComponent(name);
+    const grid = $("grid");
+    let names = [], total = 0, loading = false, generation = 0, anchor = -1, methodsShown = false;
+    const selected = new Set();
+    const side = () => $("side").value, shelf = () => $("shelf").checked;
+    const thumb = (n) => withToken(`${base}/faces/${side()}/thumb/${shelf() ? n.split("/")[1] + "?shelf=" + n.split("/")[0] : n}`);
+
+    function showSelection() {
+      for (const img of grid.children) img.classList.toggle("selected", selected.has(img.dataset.name));
+      text($("selected-count"), selected.size ? `${selected.size} selected` : "none selected");
+      $("reject").hidden = shelf(); $("restore").hidden = !shelf();
+    }
+
+    function cell(n, k) {
+      const img = document.createElement("img");
+      img.loading = "lazy"; img.draggable = false; img.src = thumb(n); img.title = n;
+      img.dataset.name = n; img.dataset.index = String(k);
+      return img;
+    }
+
+    async function more() {
+      if (loading || (names.length >= total && names.length)) return;
+      loading = true;
+      const mine = generation;
+      try {
+        const query = `by=${encodeURIComponent($("by").value || "name")}&reverse=${$("reverse").checked}&offset=${names.length}&limit=${PAGE}&shelf=${shelf()}`;
+        const page = await api(`${base}/faces/${side()}?${query}`);
+        if (mine !== generation) return;
+        if (!methodsShown) {
+          methodsShown = true;
+          $("by").replaceChildren(...page.methods.map((m) => { const o = document.createElement("option"); o.value = o.textContent = m; return o; }));
+        }
+        total = page.total;
+        const start = names.length;
+        names = names.concat(page.names);
+        grid.append(...page.names.map((n, k) => cell(n, start + k)));
+        const aside = Object.entries(page.rejected).map(([r, c]) => `${r} ${c}`).join(", ");
+        text($("count"), `${total} faces${shelf() ? " set aside" : ""}${aside && !shelf() ? "; set aside: " + aside : ""}`);
+        text($("sentinel"), names.length < total ? "loading more ..." : "");
+        grid.dataset.loaded = String(names.length);
+        showSelection();
+      } catch (error) { text($("faces-error"), error.message); }
+      finally { loading = false; }
+      if (mine === generation && names.length < total && $("sentinel").getBoundingClientRect().top < innerHeight + 400) more();
+    }
+
+    function reload() {
+      generation++; names = []; total = 0; anchor = -1; selected.clear();
+      grid.replaceChildren(); grid.dataset.loaded = "0";
+      text($("faces-error"), "");
+      more();
+    }
+    new IntersectionObserver((entries) => { if (entries[0].isIntersecting) more(); }, { rootMargin: "400px" }).observe($("sentinel"));
+    for (const id of ["side", "by", "reverse", "shelf"]) $(id).addEventListener("change", reload);
+
+    // Selection: click, ctrl-click, shift-click, and a box dragged over the grid.
+    let press = null;
+    grid.parentElement.addEventListener("mousedown", (event) => {
+      if (event.button !== 0) return;
+      const rect = grid.parentElement.getBoundingClientRect();
+      press = { x: event.clientX - rect.left, y: event.clientY - rect.top, event, moved: false };
+    });
+    addEventListener("mousemove", (event) => {
+      if (!press) return;
+      const rect = grid.parentElement.getBoundingClientRect();
+      const x = event.clientX - rect.left, y = event.clientY - rect.top;
+      if (!press.moved && Math.hypot(x - press.x, y - press.y) < 6) return;
+      press.moved = true;
+      const box = $("box");
+      box.hidden = false;
+      Object.assign(box.style, { left: Math.min(x, press.x) + "px", top: Math.min(y, press.y) + "px",
+        width: Math.abs(x - press.x) + "px", height: Math.abs(y - press.y) + "px" });
+    });
+    addEventListener("mouseup", (event) => {
+      if (!press) return;
+      const start = press; press = null;
+      const box = $("box");
+      if (start.moved) {
+        const area = box.getBoundingClientRect();
+        box.hidden = true;
+        if (!(start.event.shiftKey || start.event.ctrlKey || start.event.metaKey)) selected.clear();
+        for (const img of grid.children) {
+          const r = img.getBoundingClientRect();
+          if (r.right > area.left && r.left < area.right && r.bottom > area.top && r.top < area.bottom) selected.add(img.dataset.name);
+        }
+        showSelection();
+        return;
+      }
+      const img = event.target.closest && event.target.closest("#grid img");
+      if (!img) return;
+      const k = Number(img.dataset.index);
+      if (event.shiftKey && anchor >= 0) {
+        if (!(event.ctrlKey || event.metaKey)) selected.clear();
+        for (let i = Math.min(anchor, k); i <= Math.max(anchor, k); i++) selected.add(names[i]);
+      } else if (event.ctrlKey || event.metaKey) {
+        if (selected.has(img.dataset.name)) selected.delete(img.dataset.name); else selected.add(img.dataset.name);
+        anchor = k;
+      } else { selected.clear(); selected.add(img.dataset.name); anchor = k; }
+      showSelection();
+    });
+    grid.addEventListener("dblclick", (event) => { const img = event.target.closest("img"); if (img) open(img.dataset.name); });
+    document.addEventListener("keydown", (event) => {
+      if (typing(event)) return;
+      if (event.key === "Delete" && selected.size && !shelf()) { event.preventDefault(); move("reject"); }
+      if ((event.ctrlKey || event.metaKey) && event.key === "a") { event.preventDefault(); names.forEach((n) => selected.add(n)); showSelection(); }
+    });
+
+    async function move(action) {
+      const chosen = [...selected];
+      if (!chosen.length) return;
+      text($("faces-error"), "");
+      try {
+        const result = await post(`${base}/faces/${side()}/${action}`, { names: chosen });
+        text($("count"), action === "reject" ? `${result.moved} set aside in _rejected/manual/` : `${result.restored} restored` + (result.left.length ? `, ${result.left.length} left (name taken)` : ""));
+      } catch (error) { text($("faces-error"), error.message); }
+      reload();
+    }
+    $("reject").addEventListener("click", () => move("reject"));
+    $("restore").addEventListener("click", () => move("restore"));
+
+    // One face: picture, landmarks, mask and metadata.
+    let opened = null;
+    async function open(n) {
+      const [shelfName, file] = shelf() ? n.split("/") : ["", n];
+      const query = shelfName ? `?shelf=${shelfName}` : "";
+      try {
+        const face = await api(`${base}/faces/${side()}/face/${file}${query}`);
+        const image = await loadImage(withToken(`${base}/faces/${side()}/image/${file}${query}`));
+        let mask = null;
+        if (face.has_mask) mask = await loadImage(withToken(`${base}/faces/${side()}/image/${file}?kind=mask${shelfName ? "&shelf=" + shelfName : ""}`));
+        opened = { face, image, mask };
+        $("detail").hidden = false;
+        text($("detail-name"), n);
+        $("edit-mask").href = withToken(`/w/${encodeURIComponent(name)}/masks?side=${side()}&face=${encodeURIComponent(file)}`);
+        $("edit-mask").hidden = !!shelfName;
+        const rows = Object.entries(face).filter(([k]) => !["landmarks", "labels", "name"].includes(k)).map(([k, v]) => {
+          const row = document.createElement("tr"); row.innerHTML = "<td></td><td></td>";
+          row.cells[0].textContent = k; row.cells[1].textContent = typeof v === "object" ? JSON.stringify(v) : String(v); return row;
+        });
+        const labelled = face.labels.include.length + face.labels.exclude.length;
+        const extra = document.createElement("tr"); extra.innerHTML = "<td>labels</td><td></td>";
+        extra.cells[1].textContent = `${labelled} polygon(s)`; rows.push(extra);
+        $("meta").replaceChildren(...rows);
+        paint();
+      } catch (error) { text($("faces-error"), error.message); }
+    }
+
+    function paint() {
+      if (!opened) return;
+      const canvas = $("face-canvas"), ctx = canvas.getContext("2d");
+      ctx.drawImage(opened.image, 0, 0, canvas.width, canvas.height);
+      if ($("show-mask").checked && opened.mask) tint(ctx, opened.mask, canvas.width);
+      if ($("show-landmarks").checked) {
+        const k = canvas.width / opened.face.size_px;
+        ctx.fillStyle = "#0f0";
+        for (const [x, y] of opened.face.landmarks) ctx.fillRect((x + 0.5) * k - 1, (y + 0.5) * k - 1, 2, 2);
+      }
+      canvas.dataset.face = opened.face.name;
+    }
+    $("show-landmarks").addEventListener("change", paint);
+    $("show-mask").addEventListener("change", paint);
+
+    coverageView(base, (n) => withToken(`${base}/faces/dst/thumb/${n}`));
+    reload();
+  }
+
+  function loadImage(url) {
+    return new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => resolve(img); img.onerror = () => reject(new Error("the picture did not load"));
+      img.src = url;
+    });
+  }
+
+  function tint(ctx, mask, size) {
+    // Red over what the mask hides: the face is what stays clear.
+    const off = document.createElement("canvas"); off.width = off.height = size;
+    const o = off.getContext("2d"); o.drawImage(mask, 0, 0, size, size);
+    const data = o.getImageData(0, 0, size, size);
+    for (let i = 0; i < data.data.length; i += 4) {
+      const hidden = 255 - data.data[i];
+      data.data[i] = 255; data.data[i + 1] = 0; data.data[i + 2] = 0; data.data[i + 3] = hidden * 0.5;
+    }
+    o.putImageData(data, 0, 0);
+    ctx.drawImage(off, 0, 0);
+  }
+
+  async function coverageView(base, dstThumb) {
+    let data;
+    try { data = await api(base + "/coverage"); } catch (error) { text($("coverage-error"), error.message); return; }
+    const plots = [
+      { canvas: $("coverage-pose"), x: "yaw", y: "pitch", measures: ["pose"], label: "yaw (deg) x pitch (deg)" },
+      { canvas: $("coverage-expr"), x: "mouth", y: "eyes", measures: ["mouth_open", "eye_open", "smile", "brow_raise"], label: "mouth opening x eye closing (from each faceset's rest)" },
+    ];
+    const lacking = (measures) => new Set(measures.flatMap((m) => data.beyond[m] || []));
+    for (const plot of plots) {
+      const { canvas } = plot, ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, pad = 30;
+      const xs = data.src[plot.x].concat(data.dst[plot.x]), ys = data.src[plot.y].concat(data.dst[plot.y]);
+      const x0 = Math.min(...xs), x1 = Math.max(...xs) + 1e-6, y0 = Math.min(...ys), y1 = Math.max(...ys) + 1e-6;
+      plot.X = (v) => pad + (w - pad - 8) * (v - x0) / (x1 - x0);
+      plot.Y = (v) => h - pad - (h - pad - 8) * (v - y0) / (y1 - y0);
+      plot.lack = lacking(plot.measures);
+      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, h);
+      ctx.strokeStyle = "#bbb"; ctx.strokeRect(pad, 8, w - pad - 8, h - pad - 8);
+      const dot = (x, y, colour, r) => { ctx.fillStyle = colour; ctx.fillRect(plot.X(x) - r, plot.Y(y) - r, 2 * r, 2 * r); };
+      data.dst[plot.x].forEach((v, i) => { if (!plot.lack.has(i)) dot(v, data.dst[plot.y][i], "#aaa", 2); });
+      data.src[plot.x].forEach((v, i) => dot(v, data.src[plot.y][i], "#1f77b4", 2));
+      data.dst[plot.x].forEach((v, i) => { if (plot.lack.has(i)) dot(v, data.dst[plot.y][i], "#ff7f0e", 3); });
+      ctx.fillStyle = "#333"; ctx.fillText(plot.label, pad + 4, h - 10);
+      canvas.dataset.lacking = String(plot.lack.size);
+      canvas.addEventListener("click", (event) => {
+        const r = canvas.getBoundingClientRect();
+        const cx = (event.clientX - r.left) * w / r.width, cy = (event.clientY - r.top) * h / r.height;
+        const near = [...plot.lack].filter((i) => Math.hypot(plot.X(data.dst[plot.x][i]) - cx, plot.Y(data.dst[plot.y][i]) - cy) < 14);
+        if (near.length) show(`dst faces src lacks near (${plot.x}, ${plot.y})`, near);
+      });
+    }
+    const gaps = $("gaps");
+    gaps.replaceChildren(...data.gaps.map((gap) => {
+      const li = document.createElement("li"); const a = document.createElement("a"); a.href = "#";
+      a.textContent = `${gap.sentence} (dst frames ${gap.frame_ranges})`; a.dataset.measure = gap.measure;
+      a.addEventListener("click", (event) => { event.preventDefault(); show(gap.sentence, data.beyond[gap.measure] || []); });
+      li.appendChild(a); return li;
+    }));
+    if (!data.gaps.length) gaps.innerHTML = "<li>src covers every pose and expression of dst</li>";
+
+    function show(title, indices) {
+      const frames = [...new Set(indices.map((i) => data.dst.frames[i]))].sort((a, b) => a - b);
+      text($("gap-title"), `${title}: dst frames ${frames.join(", ")}`);
+      $("gap-frames").dataset.frames = frames.join(",");
+      $("gap-frames").replaceChildren(...indices.slice(0, 60).map((i) => {
+        const img = document.createElement("img"); img.src = dstThumb(data.dst.names[i]); img.title = `dst frame ${data.dst.frames[i]}`; return img;
+      }));
+    }
+  }
+
+  Object.assign(studio, { merger, faces });
 })();
