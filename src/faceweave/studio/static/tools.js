@@ -490,5 +490,168 @@
     }
   }
 
-  Object.assign(studio, { merger, faces });
+  // ---------------------------------------------------------------- mask editor
+  function masks(name) {
+    const base = "/api/w/" + encodeURIComponent(name);
+    const canvas = $("editor"), ctx = canvas.getContext("2d");
+    const params = new URLSearchParams(location.search);
+    let names = [], at = 0, face = null, image = null, trained = null;
+    let polygons = [], open = null, history = [], future = [], dirty = false, drag = null;
+    if (params.get("side") === "dst") $("side").value = "dst";
+    const side = () => $("side").value;
+    const kind = () => document.querySelector("input[name=kind]:checked").value;
+    const scale = () => canvas.width / face.size_px;
+
+    function snapshot() { history.push(JSON.stringify({ polygons, open })); future = []; dirty = true; }
+    function restoreFrom(state) { const s = JSON.parse(state); polygons = s.polygons; open = s.open; dirty = true; draw(); }
+
+    function draw() {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      if (!face) return;
+      ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+      if ($("show-trained").checked && trained) tint(ctx, trained, canvas.width);
+      const k = scale();
+      const path = (points) => { ctx.beginPath(); points.forEach(([x, y], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, (x + 0.5) * k, (y + 0.5) * k)); };
+      for (const poly of polygons) {
+        path(poly.points); ctx.closePath();
+        ctx.fillStyle = poly.kind === "include" ? "rgba(44,160,44,0.25)" : "rgba(214,39,40,0.35)"; ctx.fill();
+        ctx.strokeStyle = poly.kind === "include" ? "#2ca02c" : "#d62728"; ctx.lineWidth = 2; ctx.stroke();
+      }
+      if (open) {
+        path(open.points); ctx.strokeStyle = open.kind === "include" ? "#2ca02c" : "#d62728"; ctx.setLineDash([6, 4]); ctx.stroke(); ctx.setLineDash([]);
+      }
+      for (const poly of polygons.concat(open ? [open] : [])) {
+        for (const [x, y] of poly.points) { ctx.fillStyle = "#fff"; ctx.fillRect((x + 0.5) * k - 4, (y + 0.5) * k - 4, 8, 8); }
+      }
+      const counts = { include: 0, exclude: 0 };
+      polygons.forEach((p) => counts[p.kind]++);
+      text($("polygons"), `${counts.include} include, ${counts.exclude} exclude polygon(s)${open ? "; one open" : ""}${dirty ? "; not saved" : ""}`);
+      canvas.dataset.polygons = String(polygons.length);
+    }
+
+    function point(event) {
+      const r = canvas.getBoundingClientRect(), k = scale();
+      return [((event.clientX - r.left) * canvas.width / r.width) / k - 0.5, ((event.clientY - r.top) * canvas.height / r.height) / k - 0.5];
+    }
+    function hit(p) {
+      const reach = 7 / scale();
+      for (const poly of (open ? [open] : []).concat(polygons.slice().reverse())) {
+        const i = poly.points.findIndex(([x, y]) => Math.hypot(x - p[0], y - p[1]) < reach);
+        if (i >= 0) return { poly, i };
+      }
+      return null;
+    }
+
+    function closeOpen() {
+      if (!open) return;
+      snapshot();
+      if (open.points.length >= 3) polygons.push(open);
+      open = null; draw();
+    }
+
+    canvas.addEventListener("mousedown", (event) => {
+      if (!face || event.button !== 0) return;
+      const p = point(event), found = hit(p);
+      if (found && open && found.poly === open && found.i === 0 && open.points.length >= 3) { closeOpen(); return; }
+      if (found) { snapshot(); drag = found; return; }
+      snapshot();
+      if (!open) open = { kind: kind(), points: [] };
+      open.points.push(p.map((v) => Math.round(v * 100) / 100));
+      draw();
+    });
+    canvas.addEventListener("mousemove", (event) => {
+      if (!drag) return;
+      drag.poly.points[drag.i] = point(event).map((v) => Math.round(v * 100) / 100); draw();
+    });
+    addEventListener("mouseup", () => { drag = null; });
+
+    function undo() { if (history.length) { future.push(JSON.stringify({ polygons, open })); const s = history.pop(); const f = future; restoreFrom(s); future = f; } }
+    function redo() { if (future.length) { history.push(JSON.stringify({ polygons, open })); const s = future.pop(); const f = future; restoreFrom(s); future = f; } }
+
+    async function save() {
+      if (!face) return;
+      closeOpen();
+      const body = { include: [], exclude: [] };
+      for (const poly of polygons) body[poly.kind].push(poly.points);
+      try {
+        await put(`${base}/faces/${side()}/labels/${face.name}`, body);
+        dirty = false; text($("saved"), `saved in ${face.name}`); text($("mask-error"), ""); draw();
+      } catch (error) { text($("mask-error"), error.message); throw error; }
+    }
+
+    async function show(k) {
+      if (dirty) { try { await save(); } catch { return; } }
+      if (!names.length) { text($("mask-error"), "this faceset holds no faces"); return; }
+      at = clamp(k, 0, names.length - 1);
+      const file = names[at];
+      try {
+        face = await api(`${base}/faces/${side()}/face/${file}`);
+        image = await loadImage(withToken(`${base}/faces/${side()}/image/${file}`));
+        trained = null;
+        if ($("show-trained").checked) trained = await loadImage(withToken(`${base}/faces/${side()}/image/${file}?kind=trained`));
+      } catch (error) { text($("mask-error"), error.message); return; }
+      polygons = [...face.labels.include.map((points) => ({ kind: "include", points })), ...face.labels.exclude.map((points) => ({ kind: "exclude", points }))];
+      open = null; history = []; future = []; dirty = false;
+      $("face-name").value = file; text($("position"), `${at + 1} of ${names.length}, frame ${face.frame_index}, track ${face.track_id}`);
+      text($("saved"), ""); canvas.dataset.face = file;
+      draw();
+    }
+
+    async function load(first) {
+      const page = await api(`${base}/faces/${side()}?by=name&limit=1000000`);
+      names = page.names;
+      const k = first ? names.indexOf(first) : 0;
+      await show(k >= 0 ? k : 0);
+    }
+
+    $("prev").addEventListener("click", () => show(at - 1));
+    $("next").addEventListener("click", () => show(at + 1));
+    $("face-name").addEventListener("change", () => { const k = names.indexOf($("face-name").value); if (k >= 0) show(k); });
+    $("side").addEventListener("change", () => { dirty = false; load(null); });
+    $("undo").addEventListener("click", undo); $("redo").addEventListener("click", redo);
+    $("close-poly").addEventListener("click", closeOpen);
+    $("delete-poly").addEventListener("click", () => { if (polygons.length) { snapshot(); polygons.pop(); draw(); } });
+    $("save").addEventListener("click", () => save().catch(() => {}));
+    $("show-trained").addEventListener("change", async () => {
+      if ($("show-trained").checked && face && !trained) {
+        try { trained = await loadImage(withToken(`${base}/faces/${side()}/image/${face.name}?kind=trained`)); } catch (error) { text($("mask-error"), error.message); }
+      }
+      draw();
+    });
+    $("copy").addEventListener("click", async () => {
+      try {
+        if (dirty) await save();
+        const result = await post(`${base}/faces/${side()}/labels/${face.name}/copy`, { count: Number($("copy-count").value) });
+        text($("saved"), `copied to ${result.labelled.length} face(s): ${result.labelled.slice(0, 5).join(", ")}${result.labelled.length > 5 ? " ..." : ""}`);
+      } catch (error) { text($("mask-error"), error.message); }
+    });
+    document.querySelectorAll("button[data-job]").forEach((b) => b.addEventListener("click", async () => {
+      try {
+        await post(base + "/jobs", { kind: b.dataset.job, options: { time: $("mask-time").value } });
+        text($("saved"), `${b.textContent} started (see the workspace page)`);
+      } catch (error) { text($("mask-error"), error.message); }
+    }));
+    document.addEventListener("keydown", (event) => {
+      if (typing(event) && event.target.type !== "radio" && event.target.type !== "checkbox") return;
+      const key = event.key.toLowerCase(), ctrl = event.ctrlKey || event.metaKey;
+      if (ctrl && key === "z" && !event.shiftKey) undo();
+      else if (ctrl && (key === "y" || (key === "z" && event.shiftKey))) redo();
+      else if (ctrl && key === "s") save().catch(() => {});
+      else if (ctrl) return;
+      else if (key === "enter") closeOpen();
+      else if (key === "escape") { if (open) { snapshot(); open = null; draw(); } }
+      else if (key === "backspace") { if (open && open.points.length) { snapshot(); open.points.pop(); if (!open.points.length) open = null; draw(); } }
+      else if (key === "delete") { if (polygons.length) { snapshot(); polygons.pop(); draw(); } }
+      else if (key === "i" || key === "e") { document.querySelector(`input[name=kind][value=${key === "i" ? "include" : "exclude"}]`).checked = true; if (open) open.kind = kind(); draw(); }
+      else if (key === "s") save().catch(() => {});
+      else if (key === "n" || key === "pagedown") show(at + 1);
+      else if (key === "p" || key === "pageup") show(at - 1);
+      else if (key === "t") { $("show-trained").checked = !$("show-trained").checked; $("show-trained").dispatchEvent(new Event("change")); }
+      else return;
+      event.preventDefault();
+    });
+    load(params.get("face")).catch((error) => text($("mask-error"), error.message));
+  }
+
+  Object.assign(studio, { merger, faces, masks });
 })();
