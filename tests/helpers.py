@@ -75,3 +75,19 @@ def extract_two_people(root: Path, size_px: int = 96, clip_s: float = 0.8) -> Wo
         write_puppet_clip(clip, FacePuppet.from_image(load_sample_face(face)), spec, face)
         run_extract(extract, ws, side, source=clip)
     return ws
+
+
+TINY_MODEL = {"encoder_dims": 8, "bottleneck_dims": 32, "decoder_dims": 8, "mask_dims": 4, "loader_workers": 0,
+              "precision": "fp32", "preview_every": 0}  # fmt: skip
+
+
+def train_tiny(ws: Workspace, steps: int = 3) -> None:
+    """A tiny model trained `steps` steps on the workspace's facesets, its settings in the
+    workspace's faceweave.toml (so the studio and the CLI load the same model)."""
+    from faceweave.config import load_config, render_toml
+    from faceweave.train.run import run_train
+
+    config = load_config(overrides={"train": {**TINY_MODEL, "iterations": steps}, "merge": {"workers": 1},
+                                    "extract": {"workers": 1, "size_px": 96}})  # fmt: skip
+    ws.config.write_text(render_toml(config))
+    run_train(config, ws)

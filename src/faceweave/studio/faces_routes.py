@@ -56,10 +56,7 @@ def register(app: FastAPI, studio: Studio) -> None:
     async def page(name: str, side: str, by: str = "name", reverse: bool = False, offset: int = 0,
                    limit: int = 200, shelf: bool = False) -> dict[str, Any]:  # fmt: skip
         folder = faceset(name, side)
-        methods = [
-            "name",
-            *(m for m in SORTS.names() if not (SORTS.get(m).uses_reference or SORTS.get(m).uses_count)),
-        ]
+        methods = ["name", *SORTS.names()]  # `best` without a count: its round robin over every face
         if shelf:
             names = await asyncio.to_thread(facesets.set_aside_names, folder)
             return {"total": len(names), "offset": 0, "names": names, "methods": methods,

@@ -80,8 +80,6 @@ class FacesetViews:
             names = [p.name for p in list_face_files(folder)]
         else:
             sort = SORTS.get(method)
-            if sort.uses_reference or sort.uses_count:
-                raise UserError(f"sorting by {method} needs the command line (faceweave faceset sort)")
             stats = faceset_stats(folder, sort.needs, self.cfg.workers)
             rows = sort.order(SortInputs(stats)) if len(stats) else np.zeros(0, np.int64)
             names = [stats.names[int(i)] for i in rows] + [d.name for d in stats.damaged]
