@@ -12,18 +12,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from faceweave.studio.app import Studio, create_app
+from faceweave.studio.app import Studio
 from faceweave.studio.security import LOOPBACK
+from tests.studio.conftest import ARTIFACTS, chromium_page, serve_studio
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "studio"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "browser-test-token-42"
 # A tiny model, so the whole pipeline runs in well under a minute on two cores.
@@ -38,35 +35,15 @@ if CHROMIUM is None and os.environ.get("FACEWEAVE_REQUIRE_BROWSER") != "1":
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]]:
-    import uvicorn
-
-    root = tmp_path_factory.mktemp("studio")
-    studio = Studio(root, TOKEN, LOOPBACK)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", studio
-    studio.runner.stop_all()
-    server.should_exit = True
-    thread.join(10)
+    studio = Studio(tmp_path_factory.mktemp("studio"), TOKEN, LOOPBACK)
+    with serve_studio(studio) as url:
+        yield url, studio
 
 
 @pytest.fixture(scope="module")
-def page(served: tuple[str, Studio]) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM, "FACEWEAVE_REQUIRE_BROWSER=1 but Chromium is not installed"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1280, "height": 1600})
-        yield context.new_page()
-        browser.close()
+def page() -> Iterator[object]:
+    with chromium_page(CHROMIUM) as opened:
+        yield opened
 
 
 def _job_state(page: object, kind: str) -> str:

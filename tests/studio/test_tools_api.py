@@ -63,7 +63,7 @@ def _decoded(data: bytes) -> np.ndarray:
 
 
 def test_merger_redraws_a_frame_for_each_setting(tools: tuple[TestClient, Workspace]) -> None:
-    client, ws = tools
+    client, _ws = tools
     info = client.get("/api/w/ws/merger").json()
     frame = info["with_faces"][3]
     assert info["frames"] >= 20 and info["tracks"] == [0] and info["session"]["ranges"] == []
@@ -107,8 +107,12 @@ def test_merger_refuses_bad_requests(tools: tuple[TestClient, Workspace], body: 
 
 def test_the_saved_session_is_what_merge_reads(tools: tuple[TestClient, Workspace]) -> None:
     client, ws = tools
-    session = {"all": {"blend": "seamless"}, "tracks": {"0": {"blur": 9}},
-               "ranges": [{"first": 2, "last": 5, "track": None, "options": {"erode": 4}}], "frame": 3}  # fmt: skip
+    session = {
+        "all": {"blend": "seamless"},
+        "tracks": {"0": {"blur": 9}},
+        "ranges": [{"first": 2, "last": 5, "track": None, "options": {"erode": 4}}],
+        "frame": 3,
+    }
     assert client.put("/api/w/ws/merger/session", json=session).json()["ok"]
     saved = read_session(ws.merge_session)
     assert saved.all == {"blend": "seamless"} and saved.tracks == {0: {"blur": 9.0}} and saved.frame == 3
@@ -140,7 +144,9 @@ def test_pages_in_any_sort_order(tools: tuple[TestClient, Workspace]) -> None:
     assert [p.name for p in list_face_files(ws.src_aligned)] == files  # nothing renamed
     assert client.get("/api/w/ws/faces/src?by=nope").status_code == 400
     for method in first["methods"]:
-        assert sorted(client.get(f"/api/w/ws/faces/src?by={method}&limit=1000").json()["names"]) == files, method
+        assert sorted(client.get(f"/api/w/ws/faces/src?by={method}&limit=1000").json()["names"]) == files, (
+            method
+        )
     thumb = _decoded(client.get(f"/api/w/ws/faces/src/thumb/{files[0]}").content)
     assert thumb.shape == (96, 96, 3)
 
@@ -154,7 +160,10 @@ def test_set_aside_and_restore_round_trip(tools: tuple[TestClient, Workspace]) -
     shelf = client.get("/api/w/ws/faces/dst?shelf=true").json()
     assert shelf["names"] == [f"manual/{n}" for n in names] and shelf["rejected"] == {"manual": 3}
     details = client.get(f"/api/w/ws/faces/dst/face/{names[0]}?shelf=manual").json()
-    assert details["frame_index"] == read_face_meta(ws.dst_aligned / "_rejected" / "manual" / names[0]).frame_index
+    assert (
+        details["frame_index"]
+        == read_face_meta(ws.dst_aligned / "_rejected" / "manual" / names[0]).frame_index
+    )
     restored = client.post("/api/w/ws/faces/dst/restore", json={"names": shelf["names"]}).json()
     assert restored == {"restored": 3, "left": []}
     assert snapshot(ws.dst_aligned) == before
@@ -171,8 +180,9 @@ def test_set_aside_and_restore_round_trip(tools: tuple[TestClient, Workspace]) -
         ("restore", {"names": ["000001_0.png"]}),
     ],
 )
-def test_moves_refuse_names_outside_the_faceset(tools: tuple[TestClient, Workspace], path: str,
-                                                body: object) -> None:  # fmt: skip
+def test_moves_refuse_names_outside_the_faceset(
+    tools: tuple[TestClient, Workspace], path: str, body: object
+) -> None:
     client, ws = tools
     before = snapshot(ws.root)
     response = client.post(f"/api/w/ws/faces/dst/{path}", json=body)
@@ -186,8 +196,10 @@ def test_face_details_image_and_traversal(tools: tuple[TestClient, Workspace]) -
     details = client.get(f"/api/w/ws/faces/src/face/{name}").json()
     assert len(details["landmarks"]) == 478 and details["size_px"] == 96 and details["has_mask"] is False
     assert _decoded(client.get(f"/api/w/ws/faces/src/image/{name}").content).shape == (96, 96, 3)
-    trained_mask = cv2.imdecode(np.frombuffer(client.get(f"/api/w/ws/faces/src/image/{name}?kind=trained").content,
-                                              np.uint8), cv2.IMREAD_GRAYSCALE)  # fmt: skip
+    trained_mask = cv2.imdecode(
+        np.frombuffer(client.get(f"/api/w/ws/faces/src/image/{name}?kind=trained").content, np.uint8),
+        cv2.IMREAD_GRAYSCALE,
+    )
     assert trained_mask.shape == (96, 96) and trained_mask.mean() > 128  # nothing covers this face
     for bad in ("..%2Ffaceweave.toml", "%2E%2E", "x.txt"):
         assert client.get(f"/api/w/ws/faces/src/face/{bad}").status_code in (400, 403, 404)
@@ -211,7 +223,9 @@ def test_labels_saved_in_the_face_file_and_copied_forward(tools: tuple[TestClien
     client, ws = tools
     files = list_face_files(ws.dst_aligned)
     square = [[20.0, 20.0], [70.0, 20.0], [70.0, 70.0], [20.0, 70.0]]
-    response = client.put(f"/api/w/ws/faces/dst/labels/{files[0].name}", json={"include": [square], "exclude": []})
+    response = client.put(
+        f"/api/w/ws/faces/dst/labels/{files[0].name}", json={"include": [square], "exclude": []}
+    )
     assert response.json() == {"ok": True}
     labels = read_face_meta(files[0]).labels
     assert len(labels.include) == 1 and np.allclose(labels.include[0], square)

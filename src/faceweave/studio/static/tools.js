@@ -462,7 +462,10 @@
       data.dst[plot.x].forEach((v, i) => { if (!plot.lack.has(i)) dot(v, data.dst[plot.y][i], "#aaa", 2); });
       data.src[plot.x].forEach((v, i) => dot(v, data.src[plot.y][i], "#1f77b4", 2));
       data.dst[plot.x].forEach((v, i) => { if (plot.lack.has(i)) dot(v, data.dst[plot.y][i], "#ff7f0e", 3); });
-      ctx.fillStyle = "#333"; ctx.fillText(plot.label, pad + 4, h - 10);
+      ctx.fillStyle = "#333"; ctx.fillText(plot.label, pad + 60, h - 10);
+      const tick = (v) => String(Math.round(v * 100) / 100);
+      ctx.fillText(tick(x0), pad, h - 18); ctx.fillText(tick(x1), w - 40, h - 18);
+      ctx.fillText(tick(y0), 2, h - pad); ctx.fillText(tick(y1), 2, 16);
       canvas.dataset.lacking = String(plot.lack.size);
       canvas.addEventListener("click", (event) => {
         const r = canvas.getBoundingClientRect();
