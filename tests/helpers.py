@@ -77,7 +77,8 @@ def extract_two_people(root: Path, size_px: int = 96, clip_s: float = 0.8) -> Wo
     return ws
 
 
-TINY_MODEL = {"encoder_dims": 8, "bottleneck_dims": 32, "decoder_dims": 8, "mask_dims": 4, "loader_workers": 0,
+TINY_MODEL = {"encoder_dims": 8, "bottleneck_dims": 32, "decoder_dims": 8, "mask_dims": 4,
+              "loader_workers": 0,
               "precision": "fp32", "preview_every": 0}  # fmt: skip
 
 

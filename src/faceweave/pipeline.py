@@ -84,13 +84,13 @@ def run_pipeline(
         report = run_extract(config, ws, side, source=path, overwrite=True)
         say(f"{side}: {report.faces} faces from {report.frames} frames")
         extracted.append(True)
+    session = read_session(ws.merge_session)  # a damaged session is said before hours of training
     remaining = training_left(ws, config)
     trained = None
     if remaining is None:
         say("training target already reached; merging with the newest checkpoint")
     else:
         trained = run_train(remaining, ws, say=say)
-    session = read_session(ws.merge_session)
     say("merging the swapped faces into every dst frame"
         + (f" with the merge session ({describe(session)})" if session else "") + " ...")  # fmt: skip
     merged = run_merge(config, ws, session=session)

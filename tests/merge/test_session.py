@@ -42,7 +42,9 @@ def test_later_layers_win_and_ranges_cover_only_their_frames() -> None:
 
 
 def test_round_trip_through_the_file(tmp_path: Path) -> None:
-    session = MergeSession({"blend": "seamless"}, {2: {"blur": 9.0}}, (FrameRange(3, 7, {"erode": 5.0}, 2),), 6)
+    session = MergeSession(
+        {"blend": "seamless"}, {2: {"blur": 9.0}}, (FrameRange(3, 7, {"erode": 5.0}, 2),), 6
+    )
     path = tmp_path / "merge_session.json"
     write_session(path, session)
     assert read_session(path) == session

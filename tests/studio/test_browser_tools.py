@@ -66,9 +66,13 @@ def _after_pixels(page: Any) -> np.ndarray:
 
 
 def _wait_render(page: Any, after: int, frame: int | None = None) -> None:
-    page.wait_for_function(f"() => Number(document.getElementById('after').dataset.renders || 0) > {after}", timeout=30000)
+    page.wait_for_function(
+        f"() => Number(document.getElementById('after').dataset.renders || 0) > {after}", timeout=30000
+    )
     if frame is not None:
-        page.wait_for_function(f"() => document.getElementById('after').dataset.frame === '{frame}'", timeout=30000)
+        page.wait_for_function(
+            f"() => document.getElementById('after').dataset.frame === '{frame}'", timeout=30000
+        )
     page.wait_for_function("() => !document.getElementById('timing').textContent.includes('...')")
 
 

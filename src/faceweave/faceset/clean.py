@@ -186,7 +186,7 @@ def restore_faces(folder: Path, faces: Sequence[Path]) -> Restored:
         shelves = set()
         for relative in faces:
             path = folder / relative
-            if len(relative.parts) != 3 or relative.parts[0] != REJECTED_DIR:
+            if len(relative.parts) != 3 or relative.parts[0] != REJECTED_DIR or ".." in relative.parts:
                 raise UserError(f"{relative} is not a set-aside face")
             if not path.is_file() or path.is_symlink():
                 left.append(str(relative))  # gone meanwhile, or not a face file: left where it is

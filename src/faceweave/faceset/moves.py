@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,14 +154,17 @@ def _temp(tag: str, move_index: int, move: Move) -> str:
     return str(Path(move.old).parent / f"{_TEMP_PREFIX}{tag}-{move_index}")
 
 
-_held: dict[Path, int] = {}
+# Per thread: the studio moves faces from several threads, and only the thread that holds a
+# folder's lock may enter it again; another thread takes the file lock (and finds it busy).
+_local = threading.local()
 
 
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
-    """One faceweave command at a time changes a faceset (re-entrant within this process); stop
+    """One faceweave command at a time changes a faceset (re-entrant within one thread); stop
     signals wait while it holds the lock, so no rename sequence is cut short."""
     key = folder.resolve()
+    _held: dict[Path, int] = _local.__dict__.setdefault("held", {})
     if _held.get(key):
         _held[key] += 1
         try:

@@ -25,7 +25,8 @@ SESSION_NAME = "merge_session.json"
 FORMAT = "faceweave-merge-session"
 VERSION = 1
 MAX_BYTES = 8 << 20
-MAX_RANGES = 10_000
+MAX_RANGES = 2_000
+MAX_TRACKS = 256
 # What may change from face to face: everything that shapes how one face is finished and pasted.
 PER_FACE = ("mask", "erode", "blur", "keep_mouth", "color", "shading", "color_smoothing", "blend",
             "face_scale", "temporal", "sharpen", "degrade_blur", "degrade_noise")  # fmt: skip
@@ -112,8 +113,8 @@ def session_from(document: object, origin: str) -> MergeSession:
     if extra:
         raise ConfigError(f"{origin}: unknown field {extra[0]!r}")
     tracks_in = document.get("tracks", {})
-    if not isinstance(tracks_in, dict):
-        raise ConfigError(f"{origin}: tracks must be a table of track id -> options")
+    if not isinstance(tracks_in, dict) or len(tracks_in) > MAX_TRACKS:
+        raise ConfigError(f"{origin}: tracks must be a table of at most {MAX_TRACKS} track id -> options")
     tracks: dict[int, Options] = {}
     for key, options in tracks_in.items():
         if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 10):
@@ -162,4 +163,3 @@ def describe(session: MergeSession) -> str:
     if session.ranges:
         parts.append(f"{len(session.ranges)} frame range(s)")
     return ", ".join(parts) or "no settings"
-

@@ -193,7 +193,8 @@ def moved_labels(labels: Labels, old: FaceMeta, new: FaceMeta) -> Labels:
 
 def copy_labels(face: Path, count: int, workers: int = 1) -> list[str]:
     """The labels of `face` onto the next `count` faces of its track (by frame), each moved into its
-    own crop, as DeepFaceLab's editor copies a polygon forward. Returns the names labelled."""
+    own crop, as DeepFaceLab's editor copies a polygon forward. Returns the names labelled (a face
+    the moved polygons would leave far outside its crop keeps its own labels)."""
     from faceweave.faceset.stats import faceset_stats
 
     meta = read_face_meta(face)
@@ -203,8 +204,15 @@ def copy_labels(face: Path, count: int, workers: int = 1) -> list[str]:
     frames, tracks = np.asarray(stats["frame_index"]), np.asarray(stats["track_id"])
     later = np.flatnonzero((tracks == meta.track_id) & (frames > meta.frame_index))
     chosen = [stats.names[int(i)] for i in later[np.argsort(frames[later], kind="stable")][:count]]
+    labelled = []
     for name in chosen:
         path = face.parent / name
         target = read_face_meta(path)
-        rewrite_face_meta(path, _with_labels(target, moved_labels(meta.labels, meta, target)))
-    return chosen
+        moved = moved_labels(meta.labels, meta, target)
+        try:  # a polygon moved far outside this crop (a big turn of the head) is not copied there
+            labels_from(moved.to_json(), target.size_px)
+        except ValueError:
+            continue
+        rewrite_face_meta(path, _with_labels(target, moved))
+        labelled.append(name)
+    return labelled

@@ -87,7 +87,7 @@ def register(app: FastAPI, studio: Studio) -> None:
         if kind == "mask":
             from faceweave.occlusion.labels import mask_path
 
-            mask = mask_path(path)
+            mask = inside(path.parent, str(mask_path(path).relative_to(path.parent)))
             if not mask.is_file():
                 raise UserError("this face has no applied mask (run `faceweave mask apply`)")
             return Response(mask.read_bytes(), media_type="image/png", headers={"Cache-Control": "no-store"})

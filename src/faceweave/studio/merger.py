@@ -17,17 +17,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from faceweave.config import Config, load_config
-from faceweave.errors import UserError
+from faceweave.errors import MediaError, UserError
 from faceweave.formats.aligned import read_aligned_face
 from faceweave.formats.checkpoint import latest_checkpoint
-from faceweave.media._av import open_input
+from faceweave.media._av import open_input, short_reason
 from faceweave.media.decode import list_images, to_bgr, upright
-from faceweave.merge.prepare import DstFace, MaskMemo, Preparer, predict
+from faceweave.merge.prepare import DstFace, Memo, Preparer, predict
 from faceweave.merge.run import dst_faces, dst_source, merge_frame, open_merge, parse_tracks
 from faceweave.merge.session import MergeSession
 from faceweave.provenance.watermark import Landmarks, mark_field, new_payload
@@ -36,7 +37,9 @@ from faceweave.workspace import Workspace
 
 FRAMES_KEPT = 48  # decoded frames (a 720p frame is 2.7 MB)
 PREDICTIONS_KEPT = 2048  # faces whose prediction is kept (a 128 px prediction is 0.2 MB)
+MEMO_BYTES = 512 << 20  # kept masks and colour transfers
 THUMB_HEIGHT = 72
+THUMBS_KEPT = 20_000  # 3 KB each
 JPEG_QUALITY = 90
 
 
@@ -61,9 +64,9 @@ class FrameReader:
             return
         with open_input(source) as container:
             stream = container.streams.video[0]
-            packets = [
-                (p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size
-            ]
+            # The decoder drops discardable packets: they are not frames the merge counts.
+            packets = [(p.pts, p.is_keyframe) for p in container.demux(stream)
+                       if p.pts is not None and p.size and not p.is_discard]  # fmt: skip
         packets.sort()
         self._pts = [pts for pts, _ in packets]
         self._index = {pts: k for k, pts in enumerate(self._pts)}
@@ -95,18 +98,22 @@ class FrameReader:
     def _decode_to(self, index: int) -> None:
         """Seek to the keyframe at or before `index` and decode forward to it, keeping what passes."""
         key = max(k for k in self._keyframes if k <= index) if index >= self._keyframes[0] else 0
-        with open_input(self.source) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            container.seek(self._pts[key], stream=stream, backward=True, any_frame=False)
-            for decoded in container.decode(stream):
-                k = self._index.get(decoded.pts) if decoded.pts is not None else None
-                if k is None or k < key:
-                    continue
-                if index - k < FRAMES_KEPT:
-                    self._keep(k, upright(to_bgr(decoded), decoded.rotation))
-                if k >= index:
-                    break
+        try:
+            with open_input(self.source) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                container.seek(self._pts[key], stream=stream, backward=True, any_frame=False)
+                for decoded in container.decode(stream):
+                    k = self._index.get(decoded.pts) if decoded.pts is not None else None
+                    if k is None or k < key:
+                        continue
+                    if index - k < FRAMES_KEPT:
+                        self._keep(k, upright(to_bgr(decoded), decoded.rotation))
+                    if k >= index:
+                        break
+        except av.error.FFmpegError as exc:
+            reason = short_reason(exc)
+            raise MediaError(f"frame {index} of {self.source.name} cannot be decoded ({reason})") from exc
         if index not in self._kept:
             raise UserError(f"frame {index} of {self.source.name} cannot be decoded")
 
@@ -142,16 +149,21 @@ class InteractiveMerger:
         self.fps: Fraction = inputs.fps
         self.mark = mark_field(new_payload())
         self._predictions: OrderedDict[Path, tuple[npt.NDArray[np.uint8], Any, Any]] = OrderedDict()
-        self._masks: MaskMemo = {}
+        self._memo: Memo = {}
         self._lock = threading.Lock()
-        self._thumbs: dict[int, bytes] = {}
+        self._thumbs: OrderedDict[int, bytes] = OrderedDict()
 
-    def _version(self) -> tuple[Path | None, int]:
+    def _version(self) -> tuple[Path | None, int, int, int]:
+        def stamp(path: Path) -> int:
+            return path.stat().st_mtime_ns if path.exists() else 0
+
         aligned = self.ws.dst_aligned
-        return latest_checkpoint(self.ws.model), aligned.stat().st_mtime_ns if aligned.is_dir() else 0
+        checkpoint = latest_checkpoint(self.ws.model)
+        return checkpoint, stamp(aligned), stamp(aligned / "_masks"), stamp(self.ws.config)
 
     def stale(self) -> bool:
-        """A newer checkpoint (training went on), or dst faces added, moved or re-extracted."""
+        """A newer checkpoint (training went on), dst faces added, moved or re-extracted, masks
+        applied, or faceweave.toml changed: a new merger sees them."""
         return self._version() != self.version
 
     def info(self) -> dict[str, Any]:
@@ -187,13 +199,13 @@ class InteractiveMerger:
             base = session.base(self.config.merge)
             chosen = parse_tracks(base.tracks)
             faces = [f for f in self.by_frame.get(index, []) if chosen is None or f.meta.track_id in chosen]
-            preparer = Preparer(self.model, self.config.merge, self.device, session, self._masks)
+            preparer = Preparer(self.model, self.config.merge, self.device, session, self._memo)
             prepared = [
                 preparer.one(face.meta, crop, swapped, learned, face.path)
                 for face, (crop, swapped, learned) in zip(faces, self._predicted(faces), strict=True)
             ]
-            if len(self._masks) > 4 * PREDICTIONS_KEPT:
-                self._masks.clear()
+            if sum(v.nbytes for v in self._memo.values()) > MEMO_BYTES:
+                self._memo.clear()
         merged, _ = merge_frame(image, prepared, self.mark, index, _at_dst)
         ms = (time.perf_counter() - start) * 1000
         return Rendered(_jpeg(merged), ms, len(prepared))
@@ -207,19 +219,23 @@ class InteractiveMerger:
             width = max(1, round(image.shape[1] * THUMB_HEIGHT / image.shape[0]))
             small = cv2.resize(image, (width, THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
             self._thumbs[index] = _jpeg(np.asarray(small, np.uint8), 80)
+            while len(self._thumbs) > THUMBS_KEPT:
+                self._thumbs.popitem(last=False)
         return self._thumbs[index]
 
 
 class Mergers:
-    """The open merger of each workspace, opened on first use and again when the model changed."""
+    """The open merger: one at a time (a model and its kept predictions are large), opened on
+    first use, again for another workspace, and again when its workspace changed."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, InteractiveMerger] = {}
+        self._open: InteractiveMerger | None = None
         self._lock = threading.Lock()
 
     def get(self, root: Path) -> InteractiveMerger:
         with self._lock:
-            merger = self._open.get(root)
-            if merger is None or merger.stale():
-                merger = self._open[root] = InteractiveMerger(root)
+            merger = self._open
+            if merger is None or merger.ws.root != root or merger.stale():
+                self._open = None  # the old one goes before the new one loads its model
+                merger = self._open = InteractiveMerger(root)
             return merger

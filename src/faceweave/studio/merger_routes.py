@@ -84,7 +84,7 @@ def register(app: FastAPI, studio: Studio) -> None:
     @app.post("/api/w/{name}/merger/render")
     async def render(name: str, request: Request) -> Response:
         body = await read_json_body(request)
-        index, session = _frame(body.get("frame")), _session(body.get("session", {}))
+        index, session = _frame(body.get("frame")), await asyncio.to_thread(_session, body.get("session", {}))
         opened = await merger(name)
         rendered = await asyncio.to_thread(opened.render, index, session)
         return Response(rendered.jpeg, media_type="image/jpeg",
@@ -106,6 +106,6 @@ def register(app: FastAPI, studio: Studio) -> None:
     @app.put("/api/w/{name}/merger/session")
     async def save_session(name: str, request: Request) -> dict[str, Any]:
         root = studio.workspace(name)
-        session = _session(await read_json_body(request))
+        session = await asyncio.to_thread(_session, await read_json_body(request))
         await asyncio.to_thread(write_session, Workspace(root).merge_session, session)
         return {"ok": True, "ranges": len(session.ranges), "tracks": len(session.tracks)}

@@ -113,7 +113,9 @@
 
     function refresh() {
       const own = layer(scope(), false);
+      const whole = scope().kind === "all";
       for (const f of Object.values(fields)) {
+        f.label.parentElement.hidden = !whole && !info.per_face.includes(f.name);
         const value = effective(f.name);
         if (f.input.type === "checkbox") f.input.checked = !!value;
         else if (document.activeElement !== f.input) f.input.value = String(value);
@@ -174,7 +176,8 @@
 
     let withFaces = new Set();
     function go(index) {
-      frame = clamp(Math.round(index), 0, info.frames - 1);
+      if (!Number.isFinite(Number(index))) { $("frame-no").value = String(frame); return; }
+      frame = clamp(Math.round(Number(index)), 0, info.frames - 1);
       session.frame = frame;
       $("scrub").value = String(frame); $("frame-no").value = String(frame);
       text($("frame-faces"), withFaces.has(frame) ? "" : "no dst face in this frame");
@@ -297,7 +300,8 @@
         showSelection();
       } catch (error) { text($("faces-error"), error.message); }
       finally { loading = false; }
-      if (mine === generation && names.length < total && $("sentinel").getBoundingClientRect().top < innerHeight + 400) more();
+      // A reload while this page loaded found `loading` set and left the new listing to us.
+      if (mine !== generation || (names.length < total && $("sentinel").getBoundingClientRect().top < innerHeight + 400)) more();
     }
 
     function reload() {
@@ -601,8 +605,12 @@
     }
 
     async function load(first) {
-      const page = await api(`${base}/faces/${side()}?by=name&limit=1000000`);
-      names = page.names;
+      names = [];
+      for (let total = 1; names.length < total;) {
+        const page = await api(`${base}/faces/${side()}?by=name&offset=${names.length}&limit=1000`);
+        names = names.concat(page.names); total = page.total;
+        if (!page.names.length) break;
+      }
       const k = first ? names.indexOf(first) : 0;
       await show(k >= 0 ? k : 0);
     }

@@ -1,0 +1,185 @@
+"""Latency of the studio's tools, through the HTTP API as the page calls it (FastAPI's test client:
+routing, checks, merging and JPEG encoding; not the network or the browser's decode).
+
+Merger: a 4 s 1280x720 expressive dst pseudo-video and a src clip, extracted at the default size,
+a model of each --presets preset trained one step (latency does not depend on training). On one
+dst frame: the first redraw (the model predicts the face), then every merge option changed --runs
+times, p50/p95 per option; then stepping to the next frames (decode and predict a new face).
+Grid: a faceset of --faces faces (the bundled people's faces copied with changed brightness and
+pose, as benchmarks/faceset_tools.py makes them), its statistics cache built first; then the first
+page (200 names and their thumbnails, cold), scrolling (the next pages), and first pages sorted by
+yaw and by blur.
+Usage: python benchmarks/studio_tools.py [--presets quick,hd] [--faces 20000] [--runs 20]
+"""
+
+from __future__ import annotations
+
+# isort: off
+import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREADS before numpy loads
+
+# isort: on
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from faceweave.assets import load_sample_face
+from faceweave.config import load_config
+from faceweave.extract.run import run_extract
+from faceweave.faceset.stats import faceset_stats
+from faceweave.media.synth import ClipSpec
+from faceweave.pseudovideo import TIMELINES, FacePuppet, write_puppet_clip
+from faceweave.registries import BLENDS, COLORS, MASKS
+from faceweave.studio.app import Studio, create_app
+from faceweave.studio.security import LOOPBACK
+from faceweave.train.run import run_train
+from faceweave.workspace import init_workspace
+
+sys.path.insert(0, str(Path(__file__).parent))
+from faceset_tools import base_faces, grow
+
+TOKEN = "bench"
+# Each option's values, cycled: a change every request, as a slider or a key makes.
+CHANGES: dict[str, list[Any]] = {
+    "erode": [float(v) for v in range(1, 21)],
+    "blur": [float(v) for v in range(0, 21)],
+    "face_scale": [float(v) for v in range(-10, 11)],
+    "sharpen": [0.2 * v for v in range(1, 11)],
+    "degrade_blur": [0.25 * v for v in range(1, 11)],
+    "degrade_noise": [float(v) for v in range(1, 11)],
+    "shading": [0.1 * v for v in range(0, 11)],
+    "color": list(COLORS.names()),
+    "blend": list(BLENDS.names()),
+    # xseg reads masks `faceweave mask apply` wrote; this workspace has none
+    "mask": ["learned*dst", "learned*dst*occlusion", *(m for m in MASKS.names() if m != "xseg")],
+    "keep_mouth": [True, False],
+    "tracks": ["0", "all"],
+}
+
+
+def ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def client_for(root: Path) -> TestClient:
+    client = TestClient(create_app(Studio(root, TOKEN, LOOPBACK)), base_url="http://127.0.0.1:8484")
+    client.headers["x-faceweave-token"] = TOKEN
+    return client
+
+
+def merger_workspace(root: Path, preset: str) -> None:
+    ws = init_workspace(root / preset, preset).workspace
+    for side, person, size in (("src", 0, (640, 480)), ("dst", 3, (1280, 720))):
+        spec = ClipSpec(seconds=4.0, fps=25, width=size[0], height=size[1], seed=person, audio=False)
+        video = ws.src_video if side == "src" else ws.dst_video
+        write_puppet_clip(video, FacePuppet.from_image(load_sample_face(person)), spec, person,
+                          timeline=TIMELINES["expressive"])  # fmt: skip
+    config = load_config(ws.config, overrides={"extract": {"workers": 2},
+                                               "train": {"iterations": 1, "loader_workers": 0}})  # fmt: skip
+    for side in ("src", "dst"):
+        run_extract(config, ws, side)
+    run_train(config, ws)
+
+
+def bench_merger(root: Path, preset: str, runs: int) -> None:
+    client = client_for(root)
+    start = time.perf_counter()
+    info = client.get(f"/api/w/{preset}/merger").json()
+    opened = ms(start)
+    frame = info["with_faces"][len(info["with_faces"]) // 2]
+
+    def render(session: dict[str, Any], at: int = frame) -> float:
+        start = time.perf_counter()
+        response = client.post(f"/api/w/{preset}/merger/render", json={"frame": at, "session": session})
+        assert response.status_code == 200, response.text
+        return ms(start)
+
+    first = render({})
+    later = [k for k in info["with_faces"] if k > frame][:runs]
+    steps = [render({}, k) for k in later]  # predictions made, default settings' masks and colours kept
+    width, height, faces = info["width"], info["height"], len(info["with_faces"])
+    print(f"\n## merger, preset {preset} ({width}x{height} dst, {faces} faces)")
+    print(
+        f"open (model, faces, frame index): {opened:.0f} ms; first redraw (predicts the face): {first:.0f} ms"
+    )
+    print("| option changed | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- |")
+    every: list[float] = []
+    for option, values in CHANGES.items():
+        if isinstance(values[0], float):  # a slider: its values in turn on one frame
+            rows = [(option, [render({"all": {option: values[k % len(values)]}}) for k in range(runs)])]
+        else:  # a choice: each value chosen for the first time, on each of `runs` frames
+            rows = [(f"{option} = {v}", [render({"all": {option: v}}, k) for k in later]) for v in values]
+        for label, times in rows:
+            every += times
+            print(f"| {label} | {pct(times, 50):.0f} | {pct(times, 95):.0f} | {max(times):.0f} |")
+    print(f"| every change above | {pct(every, 50):.0f} | {pct(every, 95):.0f} | {max(every):.0f} |")
+    print(
+        f"| next frame (decode, predict) | {pct(steps, 50):.0f} | {pct(steps, 95):.0f} | {max(steps):.0f} |"
+    )
+    back = [render({}, k) for k in later[::-1]]
+    print(f"| a frame seen before | {pct(back, 50):.0f} | {pct(back, 95):.0f} | {max(back):.0f} |")
+
+
+def bench_grid(root: Path, count: int, runs: int) -> None:
+    faces = base_faces(root / "base")
+    ws = init_workspace(root / "grid").workspace
+    ws.src_aligned.rmdir()
+    grow(faces, ws.src_aligned, count)
+    start = time.perf_counter()
+    faceset_stats(ws.src_aligned, ("meta", "pixels"), 2)
+    built = ms(start) / 1000
+    print(f"\n## faceset browser, {count} faces\nstatistics cache (meta, pixels) built in {built:.0f} s")
+    client = client_for(root)
+
+    def page(by: str, offset: int) -> float:
+        start = time.perf_counter()
+        names = client.get(f"/api/w/grid/faces/src?by={by}&offset={offset}&limit=200").json()["names"]
+        for name in names:
+            assert client.get(f"/api/w/grid/faces/src/thumb/{name}").status_code == 200
+        return ms(start)
+
+    first = page("name", 0)
+    scroll = [page("name", 200 * k) for k in range(1, runs + 1)]
+    print("| what | ms |\n| --- | --- |")
+    print(f"| first page: 200 names and thumbnails, cold | {first:.0f} |")
+    print(f"| next page (scroll), p50 / p95 of {runs} | {pct(scroll, 50):.0f} / {pct(scroll, 95):.0f} |")
+    print(f"| first page again, thumbnails kept | {page('name', 0):.0f} |")
+    for method in ("yaw", "blur", "histogram"):
+        print(f"| first page sorted by {method} (order from the cache) | {page(method, 0):.0f} |")
+    start = time.perf_counter()
+    client.get("/api/w/grid/faces/src?by=name&offset=0&limit=200")
+    print(f"| names of a page alone | {ms(start):.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--presets", default="quick,hd")
+    parser.add_argument("--faces", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    print(f"# studio tools on {platform.machine()}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for preset in (p for p in args.presets.split(",") if p):
+            merger_workspace(root, preset)
+            bench_merger(root, preset, args.runs)
+        if args.faces:
+            bench_grid(root, args.faces, args.runs)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
