@@ -15,6 +15,7 @@ from typing import Any
 
 import av
 import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 
@@ -54,7 +55,7 @@ def _renders(page: Any) -> int:
     return int(page.locator("#after").get_attribute("data-renders") or 0)
 
 
-def _after_pixels(page: Any) -> np.ndarray:
+def _after_pixels(page: Any) -> npt.NDArray[np.int16]:
     """The merged frame as the page shows it, read back from the <img> through a canvas."""
     values = page.evaluate("""() => {
         const img = document.getElementById("after");
@@ -115,7 +116,7 @@ def test_merger_scrubs_and_a_slider_changes_the_frame(served: tuple[str, Workspa
     page.screenshot(path=str(ARTIFACTS / "5-merger.png"))
 
 
-def _frames(path: Path) -> list[np.ndarray]:
+def _frames(path: Path) -> list[npt.NDArray[np.int16]]:
     with av.open(str(path)) as container:
         return [np.asarray(f.to_ndarray(format="bgr24"), np.int16) for f in container.decode(video=0)]
 

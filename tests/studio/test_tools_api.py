@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -53,7 +54,7 @@ def _point_at_copy(ws: Workspace) -> None:
         write_summary(path, replace(read_summary(path), source=str(ws.root / f"{side}.mp4")))
 
 
-def _decoded(data: bytes) -> np.ndarray:
+def _decoded(data: bytes) -> npt.NDArray[np.int16]:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
     return np.asarray(image, np.int16)
@@ -69,7 +70,7 @@ def test_merger_redraws_a_frame_for_each_setting(tools: tuple[TestClient, Worksp
     assert info["frames"] >= 20 and info["tracks"] == [0] and info["session"]["ranges"] == []
     assert {f["key"] for f in info["fields"]} >= {"merge.erode", "merge.blend", "merge.mask", "merge.tracks"}
 
-    def render(session: dict[str, object]) -> np.ndarray:
+    def render(session: dict[str, object]) -> npt.NDArray[np.int16]:
         response = client.post("/api/w/ws/merger/render", json={"frame": frame, "session": session})
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "image/jpeg" and float(response.headers["x-render-ms"]) > 0
