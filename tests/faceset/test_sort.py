@@ -321,6 +321,30 @@ def test_another_command_on_the_same_faceset_waits_its_turn(faceset: Path) -> No
     assert result.returncode == 2 and "another faceweave command is changing" in result.stderr
 
 
+def test_another_thread_finds_the_faceset_busy_and_the_holder_keeps_its_lock(faceset: Path) -> None:
+    """The studio moves faces from worker threads: only the thread holding the lock re-enters it."""
+    import threading
+
+    seen: list[BaseException | None] = []
+
+    def other() -> None:
+        try:
+            with moves.folder_lock(faceset):
+                seen.append(None)
+        except BaseException as exc:  # noqa: BLE001  the test reports whatever it was
+            seen.append(exc)
+
+    with moves.folder_lock(faceset):
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(30)
+        with moves.folder_lock(faceset):  # re-entered by its holder
+            pass
+    assert isinstance(seen[0], UserError) and "another faceweave command" in str(seen[0])
+    with moves.folder_lock(faceset):  # released whole
+        pass
+
+
 def test_a_damaged_or_unwritable_cache_never_stops_a_sort(
     faceset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

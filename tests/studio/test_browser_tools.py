@@ -160,8 +160,9 @@ def test_faces_set_aside_from_the_grid_and_restored(served: tuple[str, Workspace
     names = [p.name for p in list_face_files(ws.dst_aligned)]
     page.goto(f"{url}/w/ws/faces?token={TOKEN}")
     page.locator("#side").select_option("dst")
-    page.wait_for_function(f"() => document.getElementById('grid').dataset.loaded === '{len(names)}'")
-    cells = page.locator("#grid img")
+    page.wait_for_function(f"() => document.getElementById('grid').dataset.shown === '{len(names)}'")
+    cells = page.locator("#grid .face")
+    assert "sheet" in (cells.nth(3).get_attribute("style") or "")  # its thumbnail drawn
     first, second = cells.nth(0).bounding_box(), cells.nth(1).bounding_box()
     page.mouse.move(first["x"] + 3, first["y"] + 3)  # a box from the corner of the first face ...
     page.mouse.down()
@@ -182,7 +183,7 @@ def test_faces_set_aside_from_the_grid_and_restored(served: tuple[str, Workspace
 
     page.locator("#shelf").check()
     page.wait_for_function("() => document.getElementById('grid').dataset.loaded === '5'")
-    page.locator("#grid img").first.click()
+    page.locator("#grid .face").first.click()
     page.keyboard.press("Control+a")
     assert page.locator("#selected-count").inner_text() == "5 selected"
     page.locator("#restore").click()

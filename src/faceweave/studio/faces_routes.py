@@ -66,6 +66,22 @@ def register(app: FastAPI, studio: Studio) -> None:
         got = await asyncio.to_thread(view(name).page, folder, by, reverse, max(0, offset), limit)
         return {**got, "methods": methods}
 
+    @app.get("/api/w/{name}/faces/{side}/sheet")
+    async def sheet(name: str, side: str, by: str = "name", reverse: bool = False, offset: int = 0,
+                    limit: int = 200, shelf: bool = False, version: str = "") -> Response:  # fmt: skip
+        folder = faceset(name, side)
+        if shelf:
+            names = (await asyncio.to_thread(facesets.set_aside_names, folder))[max(0, offset) :][:limit]
+            paths = [folder / REJECTED_DIR / n for n in names]
+            data = await asyncio.to_thread(view(name).sheet_of, paths[: facesets.SHEET_MAX])
+        else:
+            if by != "name" and by not in SORTS.names():
+                raise UserError(f"unknown sort {by!r}")
+            data = await asyncio.to_thread(
+                view(name).sheet, folder, by, reverse, max(0, offset), limit, version
+            )
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"})
+
     @app.get("/api/w/{name}/faces/{side}/thumb/{file}")
     async def thumb(name: str, side: str, file: str, shelf: str = "") -> Response:
         path = face_file(faceset(name, side), file, shelf)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from faceweave.config import FacesetConfig
 from faceweave.errors import UserError
@@ -33,6 +35,8 @@ FACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(png|jpg|jpeg)$", re
 THUMB_PX = 96
 THUMBS_KEPT = 30_000
 PAGE_MAX = 1000
+SHEET_MAX = 400  # thumbnails in one sheet
+SHEET_COLUMNS = 20
 
 
 def face_name(name: object) -> str:
@@ -91,8 +95,31 @@ class FacesetViews:
     def page(self, folder: Path, method: str, reverse: bool, offset: int, limit: int) -> dict[str, Any]:
         names = self.order(folder, method, reverse)
         limit = max(1, min(limit, PAGE_MAX))
+        version = str(self._orders[(folder, method, reverse)].version) if folder.is_dir() else "0"
         return {"total": len(names), "offset": offset, "names": names[offset : offset + limit],
-                "rejected": rejected_counts(folder)}  # fmt: skip
+                "rejected": rejected_counts(folder), "version": version}  # fmt: skip
+
+    def sheet(self, folder: Path, method: str, reverse: bool, offset: int, limit: int, version: str) -> bytes:
+        """The thumbnails of one page in one JPEG, SHEET_COLUMNS a row, in the page's order: one
+        request per page instead of hundreds. `version` (from `page`) must still be the folder's,
+        else the order changed in between and the sheet would not match the names shown."""
+        names = self.order(folder, method, reverse)
+        if not folder.is_dir() or str(self._orders[(folder, method, reverse)].version) != version:
+            raise UserError("the faceset changed since this page was listed; reload it")
+        limit = max(1, min(limit, SHEET_MAX))
+        return self.sheet_of([folder / n for n in names[offset : offset + limit]])
+
+    def sheet_of(self, paths: list[Path]) -> bytes:
+        if not paths:
+            raise UserError("there are no faces on that page")
+        with ThreadPoolExecutor(2) as pool:  # decoding releases the GIL: both cores work
+            smalls = list(pool.map(_small, paths))
+        rows = -(-len(smalls) // SHEET_COLUMNS)
+        sheet = np.full((rows * THUMB_PX, min(len(smalls), SHEET_COLUMNS) * THUMB_PX, 3), 221, np.uint8)
+        for k, small in enumerate(smalls):
+            y, x = divmod(k, SHEET_COLUMNS)
+            sheet[y * THUMB_PX : (y + 1) * THUMB_PX, x * THUMB_PX : (x + 1) * THUMB_PX] = small
+        return bytes(cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
 
     def thumb(self, path: Path) -> bytes:
         try:
@@ -114,6 +141,14 @@ class FacesetViews:
             while len(self._thumbs) > THUMBS_KEPT:
                 self._thumbs.popitem(last=False)
         return data
+
+
+def _small(path: Path) -> npt.NDArray[np.uint8]:
+    """A face at THUMB_PX; a face that cannot be read is a grey square (the grid still lines up)."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        return np.full((THUMB_PX, THUMB_PX, 3), 160, np.uint8)
+    return np.asarray(cv2.resize(image, (THUMB_PX, THUMB_PX), interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def rejected_counts(folder: Path) -> dict[str, int]:

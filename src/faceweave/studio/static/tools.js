@@ -262,19 +262,38 @@
     let names = [], total = 0, loading = false, generation = 0, anchor = -1, methodsShown = false;
     const selected = new Set();
     const side = () => $("side").value, shelf = () => $("shelf").checked;
-    const thumb = (n) => withToken(`${base}/faces/${side()}/thumb/${shelf() ? n.split("/")[1] + "?shelf=" + n.split("/")[0] : n}`);
+    const SHEET = 200, COLUMNS = 20, PX = 96;  // one JPEG per 200 thumbnails, 20 a row (facesets.py)
+    let shownCount = 0;
 
     function showSelection() {
-      for (const img of grid.children) img.classList.toggle("selected", selected.has(img.dataset.name));
+      for (const div of grid.children) div.classList.toggle("selected", selected.has(div.dataset.name));
       text($("selected-count"), selected.size ? `${selected.size} selected` : "none selected");
       $("reject").hidden = shelf(); $("restore").hidden = !shelf();
     }
 
     function cell(n, k) {
-      const img = document.createElement("img");
-      img.loading = "lazy"; img.draggable = false; img.src = thumb(n); img.title = n;
-      img.dataset.name = n; img.dataset.index = String(k);
-      return img;
+      const div = document.createElement("div");
+      div.className = "face"; div.title = n; div.dataset.name = n; div.dataset.index = String(k);
+      return div;
+    }
+
+    function sheets(cells, start, query, version, mine) {
+      // The page's thumbnails come as sheets: one request (and one decode) per 200 faces.
+      for (let first = 0; first < cells.length; first += SHEET) {
+        const part = cells.slice(first, first + SHEET);
+        const url = withToken(`${base}/faces/${side()}/sheet?${query}&offset=${start + first}&limit=${part.length}&version=${version}`);
+        const sheet = new Image();
+        sheet.onload = () => {
+          if (mine !== generation) return;
+          part.forEach((div, i) => {
+            div.style.backgroundImage = `url("${url}")`;
+            div.style.backgroundPosition = `-${(i % COLUMNS) * PX}px -${Math.floor(i / COLUMNS) * PX}px`;
+          });
+          shownCount += part.length; grid.dataset.shown = String(shownCount);
+        };
+        sheet.onerror = () => { if (mine === generation) text($("faces-error"), "the thumbnails did not load (the faceset changed?): change the view to reload"); };
+        sheet.src = url;
+      }
     }
 
     async function more() {
@@ -282,8 +301,8 @@
       loading = true;
       const mine = generation;
       try {
-        const query = `by=${encodeURIComponent($("by").value || "name")}&reverse=${$("reverse").checked}&offset=${names.length}&limit=${PAGE}&shelf=${shelf()}`;
-        const page = await api(`${base}/faces/${side()}?${query}`);
+        const query = `by=${encodeURIComponent($("by").value || "name")}&reverse=${$("reverse").checked}&shelf=${shelf()}`;
+        const page = await api(`${base}/faces/${side()}?${query}&offset=${names.length}&limit=${PAGE}`);
         if (mine !== generation) return;
         if (!methodsShown) {
           methodsShown = true;
@@ -292,7 +311,9 @@
         total = page.total;
         const start = names.length;
         names = names.concat(page.names);
-        grid.append(...page.names.map((n, k) => cell(n, start + k)));
+        const cells = page.names.map((n, k) => cell(n, start + k));
+        grid.append(...cells);
+        sheets(cells, start, query, page.version || "", mine);
         const aside = Object.entries(page.rejected).map(([r, c]) => `${r} ${c}`).join(", ");
         text($("count"), `${total} faces${shelf() ? " set aside" : ""}${aside && !shelf() ? "; set aside: " + aside : ""}`);
         text($("sentinel"), names.length < total ? "loading more ..." : "");
@@ -305,8 +326,8 @@
     }
 
     function reload() {
-      generation++; names = []; total = 0; anchor = -1; selected.clear();
-      grid.replaceChildren(); grid.dataset.loaded = "0";
+      generation++; names = []; total = 0; anchor = -1; selected.clear(); shownCount = 0;
+      grid.replaceChildren(); grid.dataset.loaded = "0"; grid.dataset.shown = "0";
       text($("faces-error"), "");
       more();
     }
@@ -346,7 +367,7 @@
         showSelection();
         return;
       }
-      const img = event.target.closest && event.target.closest("#grid img");
+      const img = event.target.closest && event.target.closest("#grid .face");
       if (!img) return;
       const k = Number(img.dataset.index);
       if (event.shiftKey && anchor >= 0) {
@@ -358,7 +379,7 @@
       } else { selected.clear(); selected.add(img.dataset.name); anchor = k; }
       showSelection();
     });
-    grid.addEventListener("dblclick", (event) => { const img = event.target.closest("img"); if (img) open(img.dataset.name); });
+    grid.addEventListener("dblclick", (event) => { const div = event.target.closest(".face"); if (div) open(div.dataset.name); });
     document.addEventListener("keydown", (event) => {
       if (typing(event)) return;
       if (event.key === "Delete" && selected.size && !shelf()) { event.preventDefault(); move("reject"); }
