@@ -193,7 +193,7 @@ def browse(root: Path, runs: int) -> None:
     print("| in Chromium (every thumbnail shown) | ms |\n| --- | --- |")
     print(f"| page opened until the first 200 thumbnails are shown | {first:.0f} |")
     p50, p95 = pct(scrolls, 50), pct(scrolls, 95)
-    print(f"| scroll to the end of the list until 200 more are shown, p50 / p95 of {runs} | {p50:.0f} / {p95:.0f} |")
+    print(f"| scroll to the end until 200 more are shown, p50 / p95 of {runs} | {p50:.0f} / {p95:.0f} |")
 
 
 def main() -> None:
