@@ -108,16 +108,19 @@ class Preparer:
     """Finishes predicted faces in frame order. Each face gets its own settings: `cfg`, with the
     merge `session`'s whole-video, track and frame-range settings on top. `memo`, when given, keeps
     every mask source's output and each colour transfer's result per face (the interactive merger
-    redraws one frame many times; idt and sot cost a second on a 256 px face)."""
+    redraws one frame many times; idt and sot cost a second on a 256 px face); `mask_sources`, the
+    mask sources made so far, lets it keep them from one redraw to the next (the hand landmarker
+    takes a few hundred ms to load)."""
 
     def __init__(self, model: FaceSwapModel, cfg: MergeConfig, device: torch.device,
-                 session: MergeSession | None = None, memo: Memo | None = None) -> None:  # fmt: skip
+                 session: MergeSession | None = None, memo: Memo | None = None,
+                 mask_sources: dict[str, MaskSource] | None = None) -> None:  # fmt: skip
         self.model, self.device, self.session = model, device, session or MergeSession()
         self.cfg = self.session.base(cfg)
         self.resolution = model.config.resolution
         self.colors: dict[tuple[str, float], ColorSmoother] = {}
         self.steady = TemporalFilter(self.cfg.temporal)
-        self.mask_sources: dict[str, MaskSource] = {}
+        self.mask_sources: dict[str, MaskSource] = {} if mask_sources is None else mask_sources
         self.memo = memo
 
     def settings(self, meta: FaceMeta) -> MergeConfig:

@@ -28,6 +28,7 @@ from faceweave.formats.aligned import read_aligned_face
 from faceweave.formats.checkpoint import latest_checkpoint
 from faceweave.media._av import open_input, short_reason
 from faceweave.media.decode import list_images, to_bgr, upright
+from faceweave.merge.mask_sources import MaskSource
 from faceweave.merge.prepare import DstFace, Memo, Preparer, predict
 from faceweave.merge.run import dst_faces, dst_source, merge_frame, open_merge, parse_tracks
 from faceweave.merge.session import MergeSession
@@ -150,6 +151,7 @@ class InteractiveMerger:
         self.mark = mark_field(new_payload())
         self._predictions: OrderedDict[Path, tuple[npt.NDArray[np.uint8], Any, Any]] = OrderedDict()
         self._memo: Memo = {}
+        self._sources: dict[str, MaskSource] = {}  # made once: the hand landmarker loads slowly
         self._lock = threading.Lock()
         self._thumbs: OrderedDict[int, bytes] = OrderedDict()
 
@@ -199,7 +201,9 @@ class InteractiveMerger:
             base = session.base(self.config.merge)
             chosen = parse_tracks(base.tracks)
             faces = [f for f in self.by_frame.get(index, []) if chosen is None or f.meta.track_id in chosen]
-            preparer = Preparer(self.model, self.config.merge, self.device, session, self._memo)
+            preparer = Preparer(
+                self.model, self.config.merge, self.device, session, self._memo, self._sources
+            )
             prepared = [
                 preparer.one(face.meta, crop, swapped, learned, face.path)
                 for face, (crop, swapped, learned) in zip(faces, self._predicted(faces), strict=True)
