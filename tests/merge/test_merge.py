@@ -151,6 +151,20 @@ def test_colour_smoothing_steadies_a_flickering_face() -> None:
     assert spread(0.8) < 0.5 * spread(0.0)
 
 
+def test_colour_smoothing_forgets_statistics_from_long_ago() -> None:
+    """Back from a gap (a cut, a long miss, a session range with another colour setting), the
+    colour is this frame's own, not blended with the one before the gap."""
+    base = np.full((16, 16, 3), 0.4, np.float32)
+    mask = np.ones((16, 16), np.float32)
+    dark, light = np.full_like(base, 0.2), np.full_like(base, 0.7)
+    smoother = ColorSmoother("rct", 0.7)
+    smoother(0, base, dark, mask, 10)
+    blended = smoother(0, base, light, mask, 11).mean()
+    after_gap = smoother(0, base, light, mask, 60).mean()
+    alone = ColorSmoother("rct", 0.7)(0, base, light, mask, 60).mean()
+    assert blended < after_gap - 0.1 and after_gap == pytest.approx(alone, abs=1e-5)
+
+
 def test_refine_erodes_grows_and_feathers() -> None:
     mask = np.zeros((100, 100), np.float32)
     cv2.circle(mask, (50, 50), 30, (1.0,), -1)

@@ -54,23 +54,33 @@ class DstFace:
     meta: FaceMeta
 
 
+Pixels = npt.NDArray[np.float32]
+# Statistics older than this many frames are not blended in: a cut, a long detector miss, or a
+# merge-session range with another colour setting lay between.
+STALE_FRAMES = 12
+
+
 class ColorSmoother:
     """Per-track moving averages of the colour statistics, so the face does not flicker."""
 
     def __init__(self, mode: str, smoothing: float) -> None:
         self.plugin, self.keep = COLORS.get(mode), smoothing
-        self.tracks: dict[int, tuple[Stats, Stats]] = {}
+        self.tracks: dict[int, tuple[Stats, Stats, int | None]] = {}
 
-    def __call__(self, track: int, face: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
-                 mask: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:  # fmt: skip
+    def __call__(
+        self, track: int, face: Pixels, dst: Pixels, mask: Pixels, frame: int | None = None
+    ) -> Pixels:
         stats = self.plugin.stats
         if stats is None:
             return self.plugin.transfer(face, dst, mask, mask)
         now = (stats.measure(face, mask), stats.measure(dst, mask))
-        if track in self.tracks and self.keep > 0:
-            before = self.tracks[track]
+        before = self.tracks.get(track)
+        fresh = before is not None and (
+            frame is None or before[2] is None or 0 < frame - before[2] <= STALE_FRAMES
+        )
+        if before is not None and fresh and self.keep > 0:
             now = (before[0].blend(now[0], 1 - self.keep), before[1].blend(now[1], 1 - self.keep))
-        self.tracks[track] = now
+        self.tracks[track] = (*now, frame)
         return stats.apply(face, *now)
 
 
@@ -174,7 +184,7 @@ class Preparer:
         else:
             colors = self.colors.setdefault((cfg.color, cfg.color_smoothing),
                                             ColorSmoother(cfg.color, cfg.color_smoothing))  # fmt: skip
-            face = colors(meta.track_id, swapped, dst_small, skin)
+            face = colors(meta.track_id, swapped, dst_small, skin, meta.frame_index)
             if self.memo is not None:
                 self.memo[key] = face
         adjust = BLENDS.get(cfg.blend).adjust
