@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +19,10 @@ from faceweave.errors import write_error
 
 
 def temp_path_for(path: Path) -> Path:
-    """A hidden sibling of `path` with the same suffix, so that muxers still pick the format."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    """A hidden sibling of `path` with the same suffix, so that muxers still pick the format. It
+    names this process (so a sweep knows whether its writer still runs) and is unique within it:
+    the studio writes from several threads at once."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
 
 
 def check_parent(path: Path) -> None:

@@ -37,7 +37,9 @@ _WRITE_ERRNOS = {
 
 
 _OS_ERROR_IN_TEXT = re.compile(r"os error (\d+)|\[Errno (\d+)\]")
-_TEMP_NAME = re.compile(r"^\.+(?P<stem>[^.].*?)(?P<temp>\.unsigned|\.partial-\d+)+(?P<suffix>\.[^.]*)?$")
+_TEMP_NAME = re.compile(
+    r"^\.+(?P<stem>[^.].*?)(?P<temp>\.unsigned|\.partial-\d+(?:-[0-9a-f]+)?)+(?P<suffix>\.[^.]*)?$"
+)
 
 
 def write_error(path: Path, exc: OSError) -> UserError:

@@ -345,6 +345,28 @@ def test_another_thread_finds_the_faceset_busy_and_the_holder_keeps_its_lock(fac
         pass
 
 
+def test_a_studio_change_waits_for_the_lock_to_be_free(faceset: Path) -> None:
+    import threading
+    import time
+
+    order: list[str] = []
+
+    def holder() -> None:
+        with moves.folder_lock(faceset):
+            order.append("held")
+            time.sleep(0.5)
+            order.append("released")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    while not order:
+        time.sleep(0.01)
+    with moves.folder_lock(faceset, wait_s=10):
+        order.append("waited")
+    thread.join()
+    assert order == ["held", "released", "waited"]
+
+
 def test_a_damaged_or_unwritable_cache_never_stops_a_sort(
     faceset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -249,3 +249,43 @@ def test_mask_jobs_are_known_commands(tools: tuple[TestClient, Workspace]) -> No
     with pytest.raises(Exception, match="duration"):
         job_args("mask-train", {"time": "; rm -rf /"}, ws.root)
     assert json.dumps(job_args("mask-train", {}, ws.root))
+
+
+def test_what_a_hostile_tester_found_is_one_sentence(tools: tuple[TestClient, Workspace]) -> None:
+    client, ws = tools
+    face = list_face_files(ws.dst_aligned)[0]
+    # Within every count limit and the request size cap, but too long for a face file's metadata.
+    points = [[10 + x % 80, 10 + (x * 7) % 80] for x in range(4000)]
+    huge = client.put(f"/api/w/ws/faces/dst/labels/{face.name}", json={"include": [points] * 22})
+    assert huge.status_code == 400 and "nothing was changed" in huge.json()["error"]
+    other = client.put(f"/api/w/ws/faces/dst/labels/{face.stem}.jpg", json={"include": []})
+    assert other.status_code == 400 and not read_face_meta(face).labels
+    nobody = client.put("/api/w/ws/merger/session", json={"all": {"tracks": "7"}})
+    assert nobody.status_code == 400 and "names no track" in nobody.json()["error"]
+    assert not ws.merge_session.exists()
+    typed = client.get("/api/w/ws/merger/dst/abc")
+    assert typed.status_code == 400 and "index" in typed.json()["error"]
+    names = [p.name for p in list_face_files(ws.dst_aligned)][:5]
+    client.post("/api/w/ws/faces/dst/reject", json={"names": names})
+    shelf = client.get("/api/w/ws/faces/dst?shelf=true&offset=1&limit=2").json()
+    assert shelf["total"] == 5 and shelf["names"] == [f"manual/{n}" for n in names[1:3]]
+
+
+def test_parallel_saves_do_not_collide(tools: tuple[TestClient, Workspace]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, ws = tools
+    face = list_face_files(ws.dst_aligned)[1].name
+
+    def save(k: int) -> int:
+        if k % 2:
+            return client.put("/api/w/ws/merger/session", json={"all": {"erode": float(k % 20)}}).status_code
+        square = [[10.0 + k, 10.0], [60.0, 10.0], [60.0, 60.0]]
+        response = client.put(f"/api/w/ws/faces/dst/labels/{face}", json={"include": [square]})
+        return response.status_code if response.status_code == 200 else response.json()["error"]
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(save, range(24)))
+    assert set(codes) == {200}, codes
+    assert read_session(ws.merge_session).all["erode"] in {float(k % 20) for k in range(1, 24, 2)}
+    assert len(read_face_meta(ws.dst_aligned / face).labels.include) == 1

@@ -160,9 +160,10 @@ _local = threading.local()
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path, wait_s: float = 0.0) -> Iterator[None]:
     """One faceweave command at a time changes a faceset (re-entrant within one thread); stop
-    signals wait while it holds the lock, so no rename sequence is cut short."""
+    signals wait while it holds the lock, so no rename sequence is cut short. `wait_s`: how long to
+    wait for another holder to finish (the studio's short writes queue; a command fails at once)."""
     key = folder.resolve()
     _held: dict[Path, int] = _local.__dict__.setdefault("held", {})
     if _held.get(key):
@@ -178,11 +179,16 @@ def folder_lock(folder: Path) -> Iterator[None]:
         handle = -1  # a read-only faceset: nothing here will move anyway
     try:
         if handle >= 0:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                busy = f"another faceweave command is changing {folder}; wait until it is done"
-                raise UserError(busy) from None
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        busy = f"another faceweave command is changing {folder}; wait until it is done"
+                        raise UserError(busy) from None
+                    time.sleep(0.02)
         _held[key] = 1
         with signals_held():
             yield

@@ -23,6 +23,7 @@ from faceweave.formats.aligned import (
     Labels,
     labels_from,
     list_face_files,
+    meta_to_json,
     read_face_meta,
     rewrite_face_meta,
 )
@@ -101,7 +102,7 @@ def labels_from_images(folder: Path) -> dict[str, Any]:
     return found
 
 
-def import_labels(faceset: Path, labels: dict[str, Any]) -> int:
+def import_labels(faceset: Path, labels: dict[str, Any], wait_s: float = 0.0) -> int:
     """Store `labels` (face file name -> polygons) in the faceset's face files. Everything is checked
     first: a label for a face that is not there, or a polygon outside its crop, changes nothing."""
     if not faceset.is_dir():
@@ -126,11 +127,18 @@ def import_labels(faceset: Path, labels: dict[str, Any]) -> int:
             }
         try:
             parsed = labels_from(value, meta.size_px)
+            labelled = _with_labels(meta, parsed)
+            meta_to_json(labelled)  # the whole metadata must still fit a face file
         except ValueError as exc:
             raise UserError(f"labels of {path.name}: {exc}; nothing was changed") from exc
-        updates.append((path, _with_labels(meta, parsed)))
-    for path, meta in updates:
-        rewrite_face_meta(path, meta)
+        updates.append((path, labelled))
+    from faceweave.faceset.moves import folder_lock
+
+    with folder_lock(faceset, wait_s):  # no sort, clean or studio move renames a face while it is rewritten
+        for path, meta in updates:
+            if not path.is_file():
+                raise UserError(f"{path.name} was moved meanwhile; the faces before it were labelled")
+            rewrite_face_meta(path, meta)
     return len(updates)
 
 
@@ -191,15 +199,22 @@ def moved_labels(labels: Labels, old: FaceMeta, new: FaceMeta) -> Labels:
     )
 
 
-def copy_labels(face: Path, count: int, workers: int = 1) -> list[str]:
+def copy_labels(face: Path, count: int, workers: int = 1, wait_s: float = 0.0) -> list[str]:
     """The labels of `face` onto the next `count` faces of its track (by frame), each moved into its
     own crop, as DeepFaceLab's editor copies a polygon forward. Returns the names labelled (a face
     the moved polygons would leave far outside its crop keeps its own labels)."""
-    from faceweave.faceset.stats import faceset_stats
+    from faceweave.faceset.moves import folder_lock
 
     meta = read_face_meta(face)
     if not meta.labels:
         raise UserError(f"{face.name} has no labels to copy; save some first")
+    with folder_lock(face.parent, wait_s):
+        return _copy_forward(face, meta, count, workers)
+
+
+def _copy_forward(face: Path, meta: FaceMeta, count: int, workers: int) -> list[str]:
+    from faceweave.faceset.stats import faceset_stats
+
     stats = faceset_stats(face.parent, ("meta",), workers)
     frames, tracks = np.asarray(stats["frame_index"]), np.asarray(stats["track_id"])
     later = np.flatnonzero((tracks == meta.track_id) & (frames > meta.frame_index))
@@ -211,6 +226,7 @@ def copy_labels(face: Path, count: int, workers: int = 1) -> list[str]:
         moved = moved_labels(meta.labels, meta, target)
         try:  # a polygon moved far outside this crop (a big turn of the head) is not copied there
             labels_from(moved.to_json(), target.size_px)
+            meta_to_json(_with_labels(target, moved))
         except ValueError:
             continue
         rewrite_face_meta(path, _with_labels(target, moved))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from faceweave.errors import UserError
@@ -107,6 +108,13 @@ def create_app(studio: Studio) -> FastAPI:
         return response
 
     from faceweave.studio import faces_routes, merger_routes
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer is a list of dicts; the page shows one sentence.
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "a parameter"
+        return _error(400, f"{where} is not valid: {first.get('msg', 'unexpected value')}")
 
     _pages(app, studio)
     _api(app, studio)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SIDES = ("src", "dst")
 NAMES_MAX = 20_000  # faces one request may move
+LOCK_WAIT_S = facesets.LOCK_WAIT_S
 
 
 def _names(value: object, check: Any) -> list[str]:
@@ -59,8 +60,9 @@ def register(app: FastAPI, studio: Studio) -> None:
         methods = ["name", *SORTS.names()]  # `best` without a count: its round robin over every face
         if shelf:
             names = await asyncio.to_thread(facesets.set_aside_names, folder)
-            return {"total": len(names), "offset": 0, "names": names, "methods": methods,
-                    "rejected": facesets.rejected_counts(folder)}  # fmt: skip
+            start, count = max(0, offset), max(1, min(limit, facesets.PAGE_MAX))
+            return {"total": len(names), "offset": start, "names": names[start : start + count],
+                    "methods": methods, "rejected": facesets.rejected_counts(folder)}  # fmt: skip
         if by not in methods:
             raise UserError(f"unknown sort {by!r}; the browser sorts by {', '.join(methods)}")
         got = await asyncio.to_thread(view(name).page, folder, by, reverse, max(0, offset), limit)
@@ -71,7 +73,8 @@ def register(app: FastAPI, studio: Studio) -> None:
                     limit: int = 200, shelf: bool = False, version: str = "") -> Response:  # fmt: skip
         folder = faceset(name, side)
         if shelf:
-            names = (await asyncio.to_thread(facesets.set_aside_names, folder))[max(0, offset) :][:limit]
+            count = max(1, min(limit, facesets.SHEET_MAX))
+            names = (await asyncio.to_thread(facesets.set_aside_names, folder))[max(0, offset) :][:count]
             paths = [folder / REJECTED_DIR / n for n in names]
             data = await asyncio.to_thread(view(name).sheet_of, paths[: facesets.SHEET_MAX])
         else:
@@ -127,9 +130,12 @@ def register(app: FastAPI, studio: Studio) -> None:
         from faceweave.occlusion.labels import import_labels
 
         folder = faceset(name, side)
+        path = face_file(folder, file, "")
+        if not path.is_file():
+            raise UserError(f"there is no face {file} in the {side} faceset")
         body = await read_json_body(request)
         labels = {k: body.get(k, []) for k in ("include", "exclude")}
-        await asyncio.to_thread(import_labels, folder, {facesets.face_name(file): labels})
+        await asyncio.to_thread(import_labels, folder, {path.name: labels}, LOCK_WAIT_S)
         return {"ok": True}
 
     @app.post("/api/w/{name}/faces/{side}/labels/{file}/copy")
@@ -141,7 +147,7 @@ def register(app: FastAPI, studio: Studio) -> None:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
             raise UserError("count must be a whole number from 1 to 10000")
         workers = view(name).cfg.workers
-        return {"labelled": await asyncio.to_thread(copy_labels, path, count, workers)}
+        return {"labelled": await asyncio.to_thread(copy_labels, path, count, workers, LOCK_WAIT_S)}
 
     @app.get("/api/w/{name}/coverage")
     async def coverage(name: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from faceweave.config import FacesetConfig
 from faceweave.errors import UserError
 from faceweave.faceset.clean import Rejection, move_rejected, rejected_reasons, restore_faces
-from faceweave.faceset.moves import REJECTED_DIR, recover
+from faceweave.faceset.moves import REJECTED_DIR, folder_lock, recover
 from faceweave.faceset.sorts import SortInputs
 from faceweave.faceset.stats import faceset_stats
 from faceweave.formats.aligned import list_face_files, read_aligned_face, read_face_meta
@@ -35,6 +35,7 @@ FACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(png|jpg|jpeg)$", re
 THUMB_PX = 96
 THUMBS_KEPT = 30_000
 PAGE_MAX = 1000
+LOCK_WAIT_S = 10.0  # a studio change waits this long for another change of the faceset
 SHEET_MAX = 400  # thumbnails in one sheet
 SHEET_COLUMNS = 20
 
@@ -189,16 +190,18 @@ def face_jpeg(path: Path) -> bytes:
 
 
 def reject(folder: Path, names: list[str]) -> int:
-    recover(folder)
-    present = {p.name for p in list_face_files(folder)}
-    missing = [n for n in names if n not in present]
-    if missing:
-        raise UserError(f"{missing[0]} is not in the faceset (moved meanwhile?); nothing was moved")
-    return move_rejected(folder, [Rejection(n, MANUAL, "set aside in the studio") for n in names])
+    with folder_lock(folder, LOCK_WAIT_S):  # a click while another change runs waits its turn
+        recover(folder)
+        present = {p.name for p in list_face_files(folder)}
+        missing = [n for n in names if n not in present]
+        if missing:
+            raise UserError(f"{missing[0]} is not in the faceset (moved meanwhile?); nothing was moved")
+        return move_rejected(folder, [Rejection(n, MANUAL, "set aside in the studio") for n in names])
 
 
 def bring_back(folder: Path, names: list[str]) -> dict[str, Any]:
-    result = restore_faces(folder, [Path(REJECTED_DIR, n) for n in names])
+    with folder_lock(folder, LOCK_WAIT_S):
+        result = restore_faces(folder, [Path(REJECTED_DIR, n) for n in names])
     return {"restored": result.restored, "left": result.left}
 
 

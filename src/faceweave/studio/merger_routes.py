@@ -10,11 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from faceweave.errors import ConfigError, UserError
+from faceweave.merge.run import parse_tracks
 from faceweave.merge.session import (
     FORMAT,
     PER_FACE,
     VERSION,
     WHOLE_VIDEO,
+    MergeSession,
     read_session,
     session_from,
     write_session,
@@ -49,6 +51,13 @@ def _session(value: object) -> Any:
         return session_from({**value, "format": FORMAT, "version": VERSION}, "the merger's settings")
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+
+
+def _known_tracks(session: MergeSession, tracks: list[int]) -> None:
+    """The session's `tracks` must name dst's tracks, as `faceweave merge` will insist."""
+    chosen = parse_tracks(str(session.all.get("tracks", "all")))
+    if chosen is not None and not chosen & set(tracks):
+        raise UserError(f"merge.tracks names no track of the dst faces; they have {tracks}")
 
 
 def _frame(value: object) -> int:
@@ -86,6 +95,7 @@ def register(app: FastAPI, studio: Studio) -> None:
         body = await read_json_body(request)
         index, session = _frame(body.get("frame")), await asyncio.to_thread(_session, body.get("session", {}))
         opened = await merger(name)
+        _known_tracks(session, opened.info()["tracks"])
         rendered = await asyncio.to_thread(opened.render, index, session)
         return Response(rendered.jpeg, media_type="image/jpeg",
                         headers={"x-render-ms": f"{rendered.ms:.1f}", "x-faces": str(rendered.faces),
@@ -107,5 +117,6 @@ def register(app: FastAPI, studio: Studio) -> None:
     async def save_session(name: str, request: Request) -> dict[str, Any]:
         root = studio.workspace(name)
         session = await asyncio.to_thread(_session, await read_json_body(request))
+        _known_tracks(session, (await merger(name)).info()["tracks"])
         await asyncio.to_thread(write_session, Workspace(root).merge_session, session)
         return {"ok": True, "ranges": len(session.ranges), "tracks": len(session.tracks)}

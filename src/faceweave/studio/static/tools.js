@@ -48,19 +48,18 @@
     }
 
     function effective(key) {
-      // The value that applies to the scope's track on the current frame, as the merge resolves it.
+      // The value the scope's own layer resolves to: the whole video's, then the track's, then (for
+      // a range) the range's own. Other ranges may still override it on their frames (the table).
       const sc = scope();
-      const track = sc.track ?? info.tracks[0];
       let value = fields[key].value;
       if (key in session.all) value = session.all[key];
       if (sc.kind === "all") return value;
-      const own = session.tracks[String(track)] || {};
-      if (key in own) value = own[key];
-      for (const r of session.ranges) {
-        if (r.first <= frame && frame <= r.last && (r.track === null || r.track === track) && key in r.options) value = r.options[key];
+      if (sc.track !== null && sc.track !== undefined) {
+        const own = session.tracks[String(sc.track)] || {};
+        if (key in own) value = own[key];
       }
-      if (sc.kind === "range" && key in layer(sc, false)) value = layer(sc, false)[key];
-      return value;
+      const mine = sc.kind === "range" ? layer(sc, false) : {};
+      return key in mine ? mine[key] : value;
     }
 
     function set(key, value) {
