@@ -277,7 +277,7 @@ def test_parallel_saves_do_not_collide(tools: tuple[TestClient, Workspace]) -> N
     client, ws = tools
     face = list_face_files(ws.dst_aligned)[1].name
 
-    def save(k: int) -> int:
+    def save(k: int) -> object:
         if k % 2:
             return client.put("/api/w/ws/merger/session", json={"all": {"erode": float(k % 20)}}).status_code
         square = [[10.0 + k, 10.0], [60.0, 10.0], [60.0, 60.0]]
