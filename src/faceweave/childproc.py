@@ -14,7 +14,10 @@ import multiprocessing.process
 import os
 import signal
 import sys
+import threading
+import traceback
 from collections.abc import Iterator
+from pathlib import Path
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _PR_SET_PDEATHSIG = 1
@@ -45,9 +48,33 @@ def stop_workers(processes: list[multiprocessing.process.BaseProcess]) -> None:
             process.join(timeout=10)
 
 
+def quiet_fd_server() -> None:
+    """Keep multiprocessing's file-descriptor server thread quiet when a stop cuts a hand-over short.
+
+    Batch workers pass tensors to the parent as file descriptors; a thread of multiprocessing's
+    resource sharer serves them. When training stops (Ctrl-C, SIGTERM) while one is in flight, that
+    thread's accept() fails and Python prints its traceback, though nothing is lost: the batch was
+    being thrown away. Other threads' exceptions are reported as before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_fd_server", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
+        if any(
+            Path(f.filename).name == "resource_sharer.py" and "multiprocessing" in f.filename for f in frames
+        ):
+            return
+        previous(args)
+
+    hook.quiet_fd_server = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 def shield_worker(parent_pid: int) -> None:
     """Run first in every worker: ignore stop signals and die with the parent `parent_pid`. The
     parent stops its workers itself (`stop_workers`), with SIGKILL when they will not finish."""
+    quiet_fd_server()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)

@@ -62,3 +62,26 @@ def test_rate_from_times() -> None:
     assert interval == pytest.approx(0.04) and not vfr
     assert rate_from_times([0.0, 0.02, 0.1, 0.12, 0.2])[1]
     assert rate_from_times([0.0]) == (0.0, False)
+
+
+def test_the_fd_server_thread_stays_quiet_and_other_threads_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from faceweave.childproc import quiet_fd_server
+
+    seen: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(str(args.exc_value)))
+    quiet_fd_server()
+    quiet_fd_server()  # once is enough: the hook is not stacked
+    namespace: dict[str, object] = {}
+    exec(compile("def serve():\n    raise OSError('listener closed')\n",
+                 "/usr/lib/python3/multiprocessing/resource_sharer.py", "exec"), namespace)  # fmt: skip
+
+    def other() -> None:
+        raise ValueError("a real fault")
+
+    for target in (namespace["serve"], other):
+        thread = threading.Thread(target=target)  # type: ignore[arg-type]
+        thread.start()
+        thread.join()
+    assert seen == ["a real fault"]

@@ -15,7 +15,7 @@ from itertools import count
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from faceweave.childproc import shield_worker, signals_held, stop_workers
+from faceweave.childproc import quiet_fd_server, shield_worker, signals_held, stop_workers
 from faceweave.config import TrainConfig
 from faceweave.train.data import Batch, Faceset, balanced_indices, make_batch, sampling_columns
 
@@ -84,6 +84,7 @@ def batch_loader(
         persistent_workers=False,
         worker_init_fn=partial(_init_worker, os.getpid()),
     )
+    quiet_fd_server()  # the parent's side of the hand-over, too
     with signals_held():
         return iter(loader)  # starts the workers
 
