@@ -134,20 +134,15 @@ def _pages(app: FastAPI, studio: Studio) -> None:
         studio.workspace(name)
         return pages.workspace(name, studio.token)
 
-    @app.get("/w/{name}/merger", response_class=HTMLResponse)
-    def merger_page(name: str) -> str:
-        studio.workspace(name)
-        return pages.tool("merger", name, studio.token)
+    def tool_page(kind: str) -> Callable[[str], str]:
+        def page(name: str) -> str:
+            studio.workspace(name)
+            return pages.tool(kind, name, studio.token)
 
-    @app.get("/w/{name}/faces", response_class=HTMLResponse)
-    def faces_page(name: str) -> str:
-        studio.workspace(name)
-        return pages.tool("faces", name, studio.token)
+        return page
 
-    @app.get("/w/{name}/masks", response_class=HTMLResponse)
-    def masks_page(name: str) -> str:
-        studio.workspace(name)
-        return pages.tool("masks", name, studio.token)
+    for kind in pages.TOOLS:  # the interactive merger, the faceset browser, the mask editor
+        app.get(f"/w/{{name}}/{kind}", response_class=HTMLResponse)(tool_page(kind))
 
     @app.get("/w/{name}/options", response_class=HTMLResponse)
     def options_page(name: str) -> str:
