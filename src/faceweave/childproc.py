@@ -14,10 +14,10 @@ import multiprocessing.process
 import os
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _PR_SET_PDEATHSIG = 1
@@ -48,27 +48,30 @@ def stop_workers(processes: list[multiprocessing.process.BaseProcess]) -> None:
             process.join(timeout=10)
 
 
+def _from_fd_server(tb: TracebackType | None) -> bool:
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    return any(
+        Path(f.filename).name == "resource_sharer.py" and "multiprocessing" in f.filename for f in frames
+    )
+
+
 def quiet_fd_server() -> None:
     """Keep multiprocessing's file-descriptor server thread quiet when a stop cuts a hand-over short.
 
     Batch workers pass tensors to the parent as file descriptors; a thread of multiprocessing's
     resource sharer serves them. When training stops (Ctrl-C, SIGTERM) while one is in flight, that
-    thread's accept() fails and Python prints its traceback, though nothing is lost: the batch was
-    being thrown away. Other threads' exceptions are reported as before."""
-    previous = threading.excepthook
+    thread's accept() fails and it hands the error to sys.excepthook, which prints a traceback,
+    though nothing is lost: the batch was being thrown away. Every other error is reported as before."""
+    previous = sys.excepthook
     if getattr(previous, "quiet_fd_server", False):
         return
 
-    def hook(args: threading.ExceptHookArgs) -> None:
-        frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
-        if any(
-            Path(f.filename).name == "resource_sharer.py" and "multiprocessing" in f.filename for f in frames
-        ):
-            return
-        previous(args)
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if not _from_fd_server(tb):
+            previous(kind, value, tb)
 
     hook.quiet_fd_server = True  # type: ignore[attr-defined]
-    threading.excepthook = hook
+    sys.excepthook = hook
 
 
 def shield_worker(parent_pid: int) -> None:
