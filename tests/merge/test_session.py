@@ -84,13 +84,13 @@ def test_merge_honours_a_frame_range_and_only_there(dst_workspace: Workspace, tm
     plain = frames_of(run_merge(exact_config(), ws, model=MirrorModel()).result)
     session = MergeSession(ranges=(FrameRange(5, 9, {"erode": 20.0, "blur": 0.0}),))
     ranged = frames_of(run_merge(exact_config(), ws, model=MirrorModel(), session=session).result)
-    dst = frames_of(ws.dst_video)
-    for i in range(len(dst)):
-        off = float(np.abs(ranged[i].astype(int) - plain[i].astype(int)).mean())
-        if 5 <= i <= 9:
-            assert off > 0.5, i  # less of the mirrored face shows
-        else:
-            assert off < 0.2, i
+    changed = [
+        float(np.abs(a.astype(int) - b.astype(int)).mean()) for a, b in zip(ranged, plain, strict=True)
+    ]
+    inside = changed[5:10]
+    outside = changed[:5] + changed[10:]
+    # Outside the range only the watermark's random payload differs between the two runs.
+    assert min(inside) > 2 * max(outside) and min(inside) > 0.5, (inside, outside)
 
 
 def test_cli_merge_reads_the_session_and_names_its_errors(dst_workspace: Workspace, tmp_path: Path) -> None:
