@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/faceweave demo
 
 test: $(STAMP)
+	sh tools/ensure_chromium.sh
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -17,6 +17,7 @@ import faceweave  # noqa: F401  first, as in the CLI: it sets OPENBLAS_NUM_THREA
 
 # isort: on
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from faceweave.media.encode import EncodeSettings
@@ -98,18 +100,56 @@ def main() -> None:
         built = time.perf_counter() - start
         print(f"workspace: {args.faces} faces per side, {records} log records, video {size_mib:.0f} MiB; "
               f"built in {built:.0f} s")  # fmt: skip
-        command = [sys.executable, "-m", "faceweave", "studio", "--root", str(root), "--port", "0"]
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        try:
-            line = server.stdout.readline() if server.stdout else ""
-            url = re.search(r"(http://\S+)/\?token=(\S+)", line)
-            assert url, line
-            base, token = url.group(1), url.group(2)
-            headers = {"x-faceweave-token": token}
-            measure(base, headers, server.pid, args.runs)
-        finally:
-            server.terminate()
-            server.wait(30)
+        cold(root, args.runs)
+        with studio(root) as (base, headers, pid):
+            measure(base, headers, pid, args.runs)
+
+
+@contextlib.contextmanager
+def studio(root: Path) -> Iterator[tuple[str, dict[str, str], int]]:
+    """`faceweave studio` on `root` in its own process: (base URL, token header, pid)."""
+    command = [sys.executable, "-m", "faceweave", "studio", "--root", str(root), "--port", "0"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        url = re.search(r"(http://\S+)/\?token=(\S+)", line)
+        assert url, line
+        yield url.group(1), {"x-faceweave-token": url.group(2)}, server.pid
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _first_event(base: str, headers: dict[str, str]) -> None:
+    request = urllib.request.Request(f"{base}/api/w/big/events", headers=headers)
+    with urllib.request.urlopen(request, timeout=120) as stream:
+        for raw in stream:
+            if raw.startswith(b"data:"):
+                break
+
+
+def cold(root: Path, runs: int) -> None:
+    """What a user waits for on a freshly started studio (nothing probed or counted yet): the
+    workspace page, its script, then the first event, which carries the whole state; the loss
+    curve follows it. Each run starts a new studio."""
+    loads, firsts = [], []
+    for _ in range(runs):
+        with studio(root) as (base, headers, _pid):
+            t = time.perf_counter()
+            _get(f"{base}/w/big", headers)
+            _get(f"{base}/static/app.js", headers)
+            started = time.perf_counter()
+            _first_event(base, headers)
+            firsts.append(time.perf_counter() - started)
+            _get(f"{base}/api/w/big/losses", headers)
+            loads.append(time.perf_counter() - t)
+    for label, values in (
+        ("cold: page, script, first event, curve", loads),
+        ("cold: first server-sent event", firsts),
+    ):
+        print(
+            f"  {label:40} median {1000 * statistics.median(values):7.1f} ms  (max {1000 * max(values):.1f})"
+        )
 
 
 def _get(url: str, headers: dict[str, str]) -> bytes:
@@ -131,11 +171,7 @@ def measure(base: str, headers: dict[str, str], pid: int, runs: int) -> None:
         _get(f"{base}/api/w/big/losses", headers)
         curves.append(time.perf_counter() - t)
         t = time.perf_counter()
-        request = urllib.request.Request(f"{base}/api/w/big/events", headers=headers)
-        with urllib.request.urlopen(request, timeout=120) as stream:
-            for raw in stream:
-                if raw.startswith(b"data:"):
-                    break
+        _first_event(base, headers)
         firsts.append(time.perf_counter() - t)
     for label, values in (("page /w/big", pages), ("state API", states), ("loss curve API", curves),
                           ("first server-sent event", firsts)):  # fmt: skip

@@ -48,21 +48,20 @@ def test_bad_input_is_one_sentence_and_moves_nothing(
         cv2.imwrite(str(photos / f"p{k}.jpg"), np.full((64, 64, 3), 90 * k, np.uint8))
     for command in (("sort", photos, "--by", "yaw"), ("clean", photos), ("coverage", photos, faceset)):
         assert_user_error(run("faceset", *command), "is not a faceset", "none of its 3 image file(s)")
-    assert sorted(p.name for p in photos.iterdir() if not p.name.startswith(".")) == [
-        "p0.jpg",
-        "p1.jpg",
-        "p2.jpg",
-    ]
+    # Nothing is written either: no stats cache in a folder that is not a faceset.
+    assert sorted(p.name for p in photos.iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
 
-    unknown = run("faceset", "sort", faceset, "--by", "nonsense")
-    assert unknown.exit_code == 2 and "Invalid value for '--by'" in unknown.output
-    assert run("faceset", "sort", faceset, "--by", "blur", "--count", "3").exit_code == 2
-    assert run("faceset", "sort", faceset, "--by", "yaw", "--workers", "nan").exit_code == 2
+    untouched = snapshot(faceset)
+    assert_user_error(run("faceset", "sort", faceset, "--by", "nonsense"), "'--by'", "nonsense", "--help")
+    assert_user_error(run("faceset", "sort", faceset, "--by", "blur", "--count", "3"), "--count")
+    assert_user_error(run("faceset", "sort", faceset, "--by", "yaw", "--workers", "nan"), "--workers")
+    assert_user_error(run("faceset", "sortt", faceset), "sortt")
+    assert snapshot(faceset) == untouched
 
     before = snapshot(faceset)
     mixed = add_variant(faceset, first_face(faceset), 900, face_type="whole")
     with_mixed = snapshot(faceset)
-    for command in (("sort", faceset, "--by", "yaw"), ("clean", faceset)):
+    for command in (("sort", faceset, "--by", "yaw"), ("clean", faceset), ("coverage", faceset, faceset)):
         assert_user_error(run("faceset", *command), "mixes face types (full, whole)")
         assert snapshot(faceset) == with_mixed
     mixed.unlink()
@@ -99,6 +98,39 @@ def test_combine_folds_duplicates_across_sources_and_keeps_origins(people: Works
         run("faceset", "combine", tmp_path / "missing.mp4", "-o", tmp_path / "x"), "does not exist"
     )
     assert not (tmp_path / "x").exists()
+
+
+def test_combine_takes_photo_folders_and_refuses_mixed_face_types(people: Workspace, tmp_path: Path) -> None:
+    from faceweave.assets import load_sample_face
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in (0, 2):
+        cv2.imwrite(str(photos / f"still{k}.jpg"), load_sample_face(k))
+    out = tmp_path / "combined"
+    extract = ("--set", "extract.size_px=96", "--set", "extract.workers=1")
+    result = run("faceset", "combine", people.src_aligned, photos, "-o", out, *extract)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "combine.json").read_text())
+    assert [(s["kind"], s["faces"]) for s in manifest["sources"]] == [("faceset", 20), ("images", 2)]
+    from_photos = sorted(p for p in list_face_files(out) if p.name.startswith("s2_"))
+    photo_of = manifest["sources"][1]["photos"]
+    assert [photo_of[read_face_meta(p).frame_index] for p in from_photos] == ["still0.jpg", "still2.jpg"]
+
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    for k, face in enumerate(list_face_files(people.src_aligned)[:2]):
+        add_variant(whole, face, 500 + k, face_type="whole")
+    for sources in ((people.src_aligned, whole), (whole, photos)):
+        assert_user_error(
+            run("faceset", "combine", *sources, "-o", tmp_path / "mixed", *extract), "different face types"
+        )
+        assert not (tmp_path / "mixed").exists() and not list(tmp_path.glob(".mixed*"))
+    mixed = tmp_path / "mixed_in_one"
+    shutil.copytree(people.src_aligned, mixed)
+    add_variant(mixed, first_face(mixed), 900, face_type="whole")
+    assert_user_error(run("faceset", "combine", mixed, "-o", tmp_path / "mixed"), "mixes face types")
+    assert not (tmp_path / "mixed").exists()
 
 
 def test_files_in_the_way_are_one_sentence(people: Workspace, faceset: Path, tmp_path: Path) -> None:

@@ -173,6 +173,38 @@ def test_refine_erodes_grows_and_feathers() -> None:
     assert 0 < soft[50, 22] < 1 and soft[50, 50] == pytest.approx(1, abs=1e-3) and soft[50, 85] == 0
 
 
+class DarkModel(IdentityModel):
+    """Paints every face black: a swapped frame cannot pass for dst's."""
+
+    def swap(self, dst_faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros_like(dst_faces), torch.ones_like(dst_faces[:, :1])
+
+
+def test_merge_follows_faces_set_aside_and_restored(dst_workspace: Workspace, tmp_path: Path) -> None:
+    """A dst face the faceset tools set aside keeps dst's own face in its frame on the next merge;
+    restored, it is swapped again. Nothing is cached across runs."""
+    from faceweave.faceset.clean import Rejection, move_rejected, restore
+
+    ws = copy_workspace(dst_workspace, tmp_path / "ws")
+    faces = {read_face_meta(p).frame_index: p for p in list_face_files(ws.dst_aligned)}
+    boxes = {i: [int(v) for v in read_face_meta(faces[i]).bbox_xyxy] for i in (4, 5, 6)}
+    move_rejected(ws.dst_aligned, [Rejection(faces[5].name, "blur", "")])
+
+    def face_psnr(result: Path) -> dict[int, float]:
+        before, after = frames_of(ws.dst_video), frames_of(result)
+        return {
+            i: psnr(before[i][y0:y1, x0:x1], after[i][y0:y1, x0:x1]) for i, (x0, y0, x1, y1) in boxes.items()
+        }
+
+    report = run_merge(exact_config(), ws, model=DarkModel())
+    scores = face_psnr(report.result)
+    assert report.set_aside == 1 and report.faces == len(faces) - 1
+    assert scores[5] >= 40 and scores[4] < 20 and scores[6] < 20, scores
+    restore(ws.dst_aligned)
+    again = run_merge(exact_config(), ws, model=DarkModel())
+    assert again.set_aside == 0 and face_psnr(again.result)[5] < 20
+
+
 def test_tracks_choose_faces(dst_workspace: Workspace) -> None:
     assert len(dst_faces(dst_workspace, {0})) == len(dst_faces(dst_workspace, None))
     with pytest.raises(UserError, match="names no track"):

@@ -97,6 +97,12 @@ def test_the_whole_job_from_a_browser(served: tuple[str, Studio], page: object) 
     expect(page.locator("#jobs tr[data-kind=train][data-state=running]")).to_have_count(1, timeout=30_000)
     first = page.locator("#training").inner_text()
     expect(page.locator("#training")).not_to_have_text(first, timeout=60_000)  # steps go on
+    # The loss curve and the preview follow the training live, not only once.
+    last = float(page.locator("#losses").get_attribute("data-last") or 0)
+    shown = str(page.locator("#preview").get_attribute("src"))
+    page.wait_for_function(f"() => Number(document.getElementById('losses').dataset.last) > {last}",
+                           timeout=60_000)  # fmt: skip
+    expect(page.locator("#preview")).not_to_have_attribute("src", shown, timeout=60_000)
     page.locator("#jobs tr[data-kind=train] button[data-action=cancel]").first.click()
     expect(page.locator("#jobs tr[data-kind=train]").first).to_have_attribute("data-state", "cancelled",
                                                                               timeout=60_000)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from faceweave.config import FacesetConfig
@@ -25,6 +26,10 @@ def test_training_resumes_on_a_sorted_and_cleaned_faceset(facesets: Workspace, t
     second = run_train(tiny_config(iterations=4), ws, say=said.append)
     assert first.iteration == 2 and second.resumed and (second.iteration, second.steps_this_run) == (4, 2)
     assert any(f"{left} src" in line for line in said), said
+    # What src lacks (or that it lacks nothing) is said at every start, and logged.
+    assert [line for line in said if line.startswith(("src lacks: ", "coverage: src covers"))], said
+    logged = [json.loads(line) for line in (ws.model / "train_log.jsonl").read_text().splitlines()]
+    assert sum(1 for record in logged if record.get("event") == "coverage") == 2
     assert any(f"{count - left} face(s)" in line and "not trained on" in line for line in said), said
     restore(ws.src_aligned)
     said.clear()

@@ -63,6 +63,27 @@ def source_kind(path: Path) -> str:
     return "images"
 
 
+def _face_type(folder: Path) -> str | None:
+    for face in list_face_files(folder):
+        try:
+            return read_face_meta(face).face_type
+        except FaceFileError:
+            continue
+    return None
+
+
+def check_one_face_type(sources: Sequence[Source], extracted: str) -> None:
+    """Refuse sources whose faces would not make one faceset: facesets of different face types, or
+    one whose type differs from what the videos and photos are extracted as (`extract.face_type`)."""
+    types = {s.path: _face_type(s.path) if s.kind == "faceset" else extracted for s in sources}
+    if len(set(types.values()) - {None}) > 1:
+        listed = ", ".join(f"{path} ({kind})" for path, kind in types.items() if kind)
+        raise UserError(
+            f"the sources hold different face types: {listed}; a faceset keeps one type (`--set "
+            "extract.face_type=...` sets the type videos and photos are extracted as; nothing was written)"
+        )
+
+
 def _take_faceset(folder: Path, building: Path, tag: str) -> int:
     with folder_lock(folder):  # no sort renames the source while it is copied
         return _copy_faceset(folder, building, tag)
@@ -95,6 +116,18 @@ def _extract_source(config: Config, source: Path, building: Path, tag: str, say:
     return report.faces
 
 
+def _listed(source: Source) -> dict[str, object]:
+    """A source in combine.json. A face from a photo names the folder and the photo's place in
+    it (its `frame_index`), so the photos are listed in that order: each face's own file."""
+    entry: dict[str, object] = {"tag": source.tag, "kind": source.kind, "path": str(source.path.resolve()),
+                                "faces": source.faces}  # fmt: skip
+    if source.kind == "images":
+        from faceweave.media.decode import list_images
+
+        entry["photos"] = [p.name for p in list_images(source.path)]
+    return entry
+
+
 def run_combine(
     config: Config, inputs: Sequence[Path], out: Path, say: Say = lambda _: None
 ) -> CombineReport:
@@ -103,6 +136,7 @@ def run_combine(
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise UserError(f"{out} already exists; combine writes a new faceset, so name a new folder")
     sources = [Source(p, source_kind(p), f"s{k}") for k, p in enumerate(inputs, 1)]
+    check_one_face_type(sources, config.extract.face_type)
     out.parent.mkdir(parents=True, exist_ok=True)
     building = out.with_name(f".{out.name}.partial-{os.getpid()}")
     building.mkdir()
@@ -115,8 +149,7 @@ def run_combine(
                 faces = _extract_source(config, source.path, building, source.tag, say)
             counted.append(Source(source.path, source.kind, source.tag, faces))
         folded = _fold_duplicates(building, config, counted, say)
-        listed = [{"tag": s.tag, "kind": s.kind, "path": str(s.path.resolve()), "faces": s.faces}
-                  for s in counted]  # fmt: skip
+        listed = [_listed(s) for s in counted]
         manifest = {
             "version": 1,
             "time": round(time.time(), 1),

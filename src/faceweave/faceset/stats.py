@@ -394,9 +394,9 @@ def faceset_stats(
         for g in wanted:
             table[f"valid_{g}"][i] = True
     valid = {g: table.pop(f"valid_{g}") for g in GROUPS}
-    if todo:
-        _write_cache(folder, names, signatures, valid, table)
     keep = np.flatnonzero(np.logical_and.reduce([valid[g] for g in wanted]))
+    if todo and len(keep):  # a folder with no face in it is not a faceset: it gets no cache either
+        _write_cache(folder, names, signatures, valid, table)
     return FacesetStats(
         folder,
         [names[i] for i in keep],

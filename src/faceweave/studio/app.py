@@ -248,6 +248,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
 
     @app.post("/api/jobs/{job_id}/resume")
     def resume(job_id: str) -> dict[str, Any]:
+        studio.workspace(runner.get(job_id).workspace)
         return runner.resume(job_id).__dict__
 
     @app.get("/api/jobs/{job_id}/log")

@@ -150,6 +150,20 @@ class JobStore:
         return self.folder / "jobs" / f"{job_id}.log"
 
 
+def resumed_options(old: Job, ws_root: Path) -> dict[str, Any]:
+    """The options to run a stopped job again with. A training started from a kept checkpoint
+    goes on from where it saved, not from that checkpoint again: once it has saved, starting over
+    from the old one would throw away everything it trained since."""
+    options = dict(old.options)
+    if old.kind == "train" and options.get("resume_from") and old.started is not None:
+        from faceweave.formats.checkpoint import list_checkpoints
+
+        saved = [p for p in list_checkpoints(ws_root / "model") if p.stat().st_mtime >= old.started]
+        if saved:
+            options.pop("resume_from")
+    return options
+
+
 def _alive(pid: int | None) -> bool:
     """Whether `pid` is a running faceweave command (not a zombie, not a reused number)."""
     if not isinstance(pid, int) or pid <= 0:
@@ -180,6 +194,7 @@ class Runner:
         self.queue: deque[str] = deque()
         self.jobs: dict[str, Job] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.orphans: dict[str, int] = {}
         self.wake = threading.Event()
         self.stopping = False
         for name, root in self.roots.items():
@@ -192,7 +207,11 @@ class Runner:
         store = JobStore(root)
         jobs = store.load()
         for job in jobs:
-            if job.state in ("running", "queued") and not _alive(job.pid):
+            if job.state == "running" and job.pid is not None and _alive(job.pid):
+                # An earlier studio's job still saving: watched until it ends, and it holds the
+                # queue meanwhile (one heavy job at a time).
+                self.orphans[job.id] = job.pid
+            elif job.state in ("running", "queued"):
                 job.state, job.ended = "interrupted", job.ended or time.time()
             self.jobs[job.id] = job
         if jobs:
@@ -244,10 +263,9 @@ class Runner:
             raise UserError(f"the workspace of job {job_id} is gone")
         # The command line is built again from the checked options, never taken from the history
         # file (a workspace from someone else could hold any arguments there).
-        args = job_args(old.kind, old.options, self.roots[old.workspace])
-        return self._enqueue(
-            Job(uuid.uuid4().hex[:12], old.workspace, old.kind, args, options=dict(old.options))
-        )
+        options = resumed_options(old, self.roots[old.workspace])
+        args = job_args(old.kind, options, self.roots[old.workspace])
+        return self._enqueue(Job(uuid.uuid4().hex[:12], old.workspace, old.kind, args, options=options))
 
     def get(self, job_id: str) -> Job:
         with self.lock:
@@ -266,12 +284,30 @@ class Runner:
                 self._save(job.workspace)
             elif job.state == "running" and job.id in self.processes:
                 self.processes[job.id].send_signal(signal.SIGINT)
+            elif job.state == "running" and job.id in self.orphans and _alive(self.orphans[job.id]):
+                with contextlib.suppress(OSError):
+                    os.kill(self.orphans[job.id], signal.SIGINT)
         return job
+
+    def _watch_orphans(self) -> bool:
+        """Whether an earlier studio's job still runs; one that ended is `interrupted` (its exit
+        status went to the studio that started it), so it can be resumed."""
+        with self.lock:
+            for job_id, pid in list(self.orphans.items()):
+                if not _alive(pid):
+                    del self.orphans[job_id]
+                    job = self.jobs[job_id]
+                    job.state, job.ended = "interrupted", time.time()
+                    with contextlib.suppress(OSError, UserError):
+                        self._save(job.workspace)
+            return bool(self.orphans)
 
     def _loop(self) -> None:
         while not self.stopping:
             self.wake.wait(1.0)
             self.wake.clear()
+            if self._watch_orphans():
+                continue
             with self.lock:
                 job_id = self.queue.popleft() if self.queue and not self.stopping else None
             if job_id is None:

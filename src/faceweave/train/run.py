@@ -288,8 +288,8 @@ def _say_coverage(cfg: TrainConfig, ws: Workspace, pose_deg: float, say: Say) ->
     from faceweave.faceset.coverage import run_coverage
 
     result = run_coverage(ws.src_aligned, ws.dst_aligned, pose_deg, augmenting=cfg.expression_aug > 0)
-    for line in result.lines() if result.gaps else []:
-        say(f"src lacks: {line}")
+    for line in result.lines():
+        say(f"src lacks: {line}" if result.gaps else f"coverage: {line}")
     shares = {f"dst_beyond_src_{g.measure}": round(g.share, 3) for g in result.gaps}
     append_log(ws.model / LOG_NAME, {"event": "coverage", "time": round(time.time(), 1), **shares})
 
