@@ -90,6 +90,14 @@ def test_the_whole_job_from_a_browser(served: tuple[str, Studio], page: object) 
     page.check("input[name=view][value=side]")
     expect(page.locator("#result-view")).to_have_class("side")
     page.screenshot(path=str(ARTIFACTS / "3-result.png"))
+    # The eval on its own, from its button: the report opens from the page.
+    page.click("button[data-job=eval]")
+    expect(page.locator("#jobs tr[data-kind=eval]").first).to_have_attribute("data-state", "done",
+                                                                             timeout=240_000)  # fmt: skip
+    link = page.locator("#eval a")
+    expect(link).to_have_text("eval report", timeout=30_000)
+    report = page.request.get(url + str(link.get_attribute("href")))
+    assert report.ok and "identity" in report.text().lower()
 
     # Cancel a training job (a clean save, as Ctrl-C) and resume it.
     page.fill("#iterations", "100000")

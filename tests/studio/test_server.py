@@ -130,6 +130,13 @@ def test_jobs_run_one_at_a_time_in_the_order_asked(tmp_path: Path) -> None:
     finally:
         runner.stop_all()
     assert [j.id for j in done] == [j.id for j in asked]
+    again = Runner(roots)  # a studio started later reads the same history
+    try:
+        assert [(j.id, j.state) for j in again.history("a")] == [
+            (j.id, j.state) for j in done if j.workspace == "a"
+        ]
+    finally:
+        again.stop_all()
     for first, second in itertools.pairwise(done):
         assert first.ended is not None and second.started is not None and first.ended <= second.started
 
