@@ -223,7 +223,7 @@ def test_a_photo_folder_inside_the_root_becomes_the_input(client: TestClient, st
         cv2.imwrite(str(photos / f"p{k}.jpg"), load_sample_face(k))
     (photos / "notes.txt").write_text("not a picture")
     assert client.post("/api/w/a/link/src", json={"path": "photos"}).json() == {"images": 3}
-    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 3}
+    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 3, "first": "p0.jpg"}
     job = client.post("/api/w/a/jobs", json={"kind": "run", "options": {"iterations": "1"}}).json()
     assert job["args"][job["args"].index("--src") + 1] == str(studio.root / "a" / "data_src")
     client.post(f"/api/jobs/{job['id']}/cancel")
@@ -240,3 +240,34 @@ def test_odd_file_names_in_the_model_folder_do_not_break_the_state(
     (model / "ckpt-¹").mkdir()
     assert client.get("/api/w/a/state").status_code == 200
     assert client.get("/api/workspaces", headers={"host": "localhost:80@evil.example"}).status_code == 403
+
+
+def test_photos_are_uploaded_one_by_one_and_checked(client: TestClient, studio: Studio) -> None:
+    import cv2
+
+    from faceweave.assets import load_sample_face
+
+    _workspace(client)
+    folder = studio.root / "a" / "data_src"
+    picture = cv2.imencode(".jpg", load_sample_face(0))[1].tobytes()
+
+    def put(name: str, body: bytes = picture) -> Any:
+        return client.put("/api/w/a/photos/src", content=body, headers={"x-file-name": name})
+
+    assert put("face one.jpg").json() == {"photos": 1}
+    assert put("face_2.PNG", cv2.imencode(".png", load_sample_face(1))[1].tobytes()).json() == {"photos": 2}
+    for name in ("../up.jpg", ".hidden.jpg", "a/b.jpg", "x.exe", "", "x.jpg\0.png", "..jpg"):
+        refused = put(name)
+        assert refused.status_code == 400 and "picture name" in refused.json()["error"], name
+    broken = put("broken.jpg", b"\xff\xd8 not really a jpeg")
+    assert broken.status_code == 400 and "not a picture" in broken.json()["error"]
+    again = put("face one.jpg", cv2.imencode(".jpg", load_sample_face(2))[1].tobytes())
+    assert again.status_code == 400 and "already" in again.json()["error"]
+    assert (folder / "face one.jpg").read_bytes() == picture  # the first stays
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["face one.jpg", "face_2.PNG"]
+    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 2, "first": "face one.jpg"}
+    huge = client.put("/api/w/a/photos/dst", content=b"\0" * (9 << 20), headers={"x-file-name": "big.jpg"})
+    assert huge.status_code == 400 and "upload limit" in huge.json()["error"]
+    (studio.root / "a" / "data_dst.mp4").write_bytes(b"a video")
+    taken = client.put("/api/w/a/photos/dst", content=picture, headers={"x-file-name": "d.jpg"})
+    assert taken.status_code == 400 and "data_dst.mp4 is this side's input" in taken.json()["error"]

@@ -14,6 +14,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,43 @@ def test_the_whole_job_from_a_browser(served: tuple[str, Studio], page: object) 
     page.screenshot(path=str(ARTIFACTS / "4-resumed.png"))
     page.locator("#jobs tr[data-kind=train][data-state=running] button[data-action=cancel]").click()
     expect(page.locator("#jobs tr[data-kind=train][data-state=running]")).to_have_count(0, timeout=60_000)
+
+
+def test_inputs_from_photos_and_from_a_path_in_the_root(
+    served: tuple[str, Studio], page: object, tmp_path: Path
+) -> None:
+    import cv2
+    from playwright.sync_api import Page, expect
+
+    from faceweave.assets import load_sample_face
+    from faceweave.media.synth import ClipSpec, write_pattern_clip
+
+    assert isinstance(page, Page)
+    url, studio = served
+    made = page.request.post(f"{url}/api/workspaces", data={"name": "inputs"},
+                             headers={"x-faceweave-token": TOKEN})  # fmt: skip
+    assert made.ok, made.text()
+    pictures = []
+    for k in (0, 1):
+        pictures.append(tmp_path / f"still{k}.jpg")
+        cv2.imwrite(str(pictures[-1]), load_sample_face(k))
+    clips = studio.root / "clips"
+    clips.mkdir()
+    write_pattern_clip(clips / "dst.mp4", ClipSpec(seconds=0.4, fps=25, width=160, height=120, seed=2))
+
+    page.goto(f"{url}/w/inputs?token={TOKEN}")
+    page.set_input_files("#photos-src", [str(p) for p in pictures])
+    expect(page.locator("#upload-src")).to_have_text("uploaded 2 photo(s)", timeout=30_000)
+    expect(page.locator("#probe-src")).to_contain_text('"photos": 2', timeout=20_000)
+    page.fill("#path-dst", "../etc")
+    page.click("#link-dst")
+    expect(page.locator("#upload-dst")).to_contain_text("leaves the studio's folder", timeout=20_000)
+    page.fill("#path-dst", "clips/dst.mp4")
+    page.click("#link-dst")
+    expect(page.locator("#upload-dst")).to_have_text("copied the video", timeout=30_000)
+    expect(page.locator("#probe-dst")).to_contain_text('"frames": 10', timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "0-inputs.png"))
+    assert sorted(p.name for p in (studio.root / "inputs" / "data_src").iterdir() if p.is_file()) == [
+        "still0.jpg",
+        "still1.jpg",
+    ]

@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 
+from faceweave.atomic import write_bytes_atomic
 from faceweave.errors import UserError
+from faceweave.media.decode import list_images
 from faceweave.studio import pages
 from faceweave.studio.jobs import JobStore, Runner
 from faceweave.studio.security import (
@@ -208,6 +211,27 @@ def _api(app: FastAPI, studio: Studio) -> None:
         finally:
             partial.unlink(missing_ok=True)
         return {"bytes": written}
+
+    @app.put("/api/w/{name}/photos/{side}")
+    async def photo(name: str, side: str, request: Request) -> dict[str, Any]:
+        """One picture into data_<side>/ (DeepFaceLab's photo input), streamed with the upload cap,
+        decoded before it is kept, never over a picture already there."""
+        root = studio.workspace(name)
+        video, folder = _side_video(root, side), root / f"data_{side}"
+        file_name = photo_name(request.headers.get("x-file-name", ""))
+        if video.exists():
+            raise UserError(f"{video.name} is this side's input; remove it to use photos instead")
+        if int(request.headers.get("content-length") or 0) > studio.max_upload:
+            raise UserError(f"the file is larger than the upload limit ({studio.max_upload >> 20} MiB)")
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > min(studio.max_upload, PHOTO_MAX_BYTES):
+                raise UserError(
+                    f"the picture is larger than {min(studio.max_upload, PHOTO_MAX_BYTES) >> 20} MiB"
+                )
+        await asyncio.to_thread(_keep_photo, bytes(data), folder / file_name)
+        return {"photos": len(list_images(folder))}
 
     @app.post("/api/w/{name}/link/{side}")
     async def link(name: str, side: str, request: Request) -> dict[str, Any]:
@@ -433,6 +457,32 @@ def _copy_photos(source: Path, folder: Path, video: Path, root: Path) -> int:
         target.unlink(missing_ok=True)  # never write through a symlink left there
         shutil.copyfile(photo, target)
     return len(photos)
+
+
+PHOTO_MAX_BYTES = 64 << 20
+PHOTO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,120}$")
+
+
+def photo_name(raw: str) -> str:
+    """A picture's file name as sent, if it is a plain one: no folder, no hidden file, a .jpg or .png."""
+    name = raw.strip()
+    if not PHOTO_NAME.match(name) or ".." in name or Path(name).suffix.lower() not in PHOTO_SUFFIXES:
+        raise UserError(
+            f"{name[:60]!r} is not a picture name the studio takes (letters, digits, . _ -; .jpg or .png)"
+        )
+    return name
+
+
+def _keep_photo(data: bytes, target: Path) -> None:
+    import cv2
+    import numpy as np
+
+    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
+        raise UserError(f"{target.name} is not a picture that can be read; it was not kept")
+    target.parent.mkdir(exist_ok=True)
+    if target.exists() or target.is_symlink():
+        raise UserError(f"{target.name} is already among this side's photos; rename it to add it too")
+    write_bytes_atomic(target, data)
 
 
 def _check_video(path: Path) -> None:

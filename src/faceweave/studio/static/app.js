@@ -98,6 +98,26 @@ const studio = (() => {
           text($("upload-" + side), "uploaded");
         } catch (error) { text($("upload-" + side), error.message); }
       });
+      $("photos-" + side).addEventListener("change", async (event) => {
+        // One request per picture: each is checked and written whole; a refused one stops the rest.
+        const files = Array.from(event.target.files);
+        let done = 0;
+        try {
+          for (const file of files) {
+            text($("upload-" + side), `uploading photo ${done + 1} of ${files.length} ...`);
+            await api(`${base}/photos/${side}`, { method: "PUT", body: file, headers: { "x-file-name": file.name } });
+            done += 1;
+          }
+          text($("upload-" + side), `uploaded ${done} photo(s)`);
+        } catch (error) { text($("upload-" + side), `${done} photo(s) uploaded; ${error.message}`); }
+      });
+      $("link-" + side).addEventListener("click", async () => {
+        text($("upload-" + side), "copying ...");
+        try {
+          const got = await post(`${base}/link/${side}`, { path: $("path-" + side).value });
+          text($("upload-" + side), got.images ? `copied ${got.images} photo(s)` : "copied the video");
+        } catch (error) { text($("upload-" + side), error.message); }
+      });
     }
     document.querySelectorAll("button[data-job]").forEach((b) => b.addEventListener("click", async () => {
       const options = { iterations: $("iterations").value, time: $("minutes").value };
@@ -140,6 +160,7 @@ const studio = (() => {
         text($("probe-" + side), probe ? JSON.stringify(probe, null, 1) : "no video yet");
         const stamp = probe ? probe.bytes : 0;
         if (probe && probe.bytes && shown[side] !== stamp) { $("video-" + side).src = media(`data_${side}.mp4`, stamp); shown[side] = stamp; }
+        if (probe && probe.first) $("video-" + side).poster = media(`data_${side}/${encodeURIComponent(probe.first)}`, probe.photos);
       }
       text($("faces"), `faces: src ${state.faces.src}, dst ${state.faces.dst}`);
       const body = $("jobs").tBodies[0];
