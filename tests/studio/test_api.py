@@ -271,3 +271,17 @@ def test_photos_are_uploaded_one_by_one_and_checked(client: TestClient, studio: 
     (studio.root / "a" / "data_dst.mp4").write_bytes(b"a video")
     taken = client.put("/api/w/a/photos/dst", content=picture, headers={"x-file-name": "d.jpg"})
     assert taken.status_code == 400 and "data_dst.mp4 is this side's input" in taken.json()["error"]
+
+
+def test_training_time_runs_on_between_saves(client: TestClient, studio: Studio) -> None:
+    _workspace(client)
+    model = studio.root / "a" / "model"
+    (model / "ckpt-000000010").mkdir(parents=True)
+    (model / "ckpt-000000010" / "state.json").write_text(json.dumps({"iteration": 10, "elapsed_s": 100.0}))
+    (model / "latest").write_text("ckpt-000000010")
+    log = model / "train_log.jsonl"
+    log.write_text(json.dumps({"iteration": 10, "loss_src": 0.5, "loss_dst": 0.5, "s_per_it": 0.5}) + "\n")
+    assert client.get("/api/w/a/state").json()["model"]["elapsed_s"] == 100.0
+    with log.open("a") as more:
+        more.write(json.dumps({"iteration": 30, "loss_src": 0.4, "loss_dst": 0.4, "s_per_it": 0.5}) + "\n")
+    assert client.get("/api/w/a/state").json()["model"]["elapsed_s"] == 110.0  # 20 steps at 0.5 s since

@@ -65,7 +65,9 @@ class FaceweaveGroup(click.Group):
             # A wrong option, value or command is bad input like any other: one sentence, exit 2,
             # with where to look instead of click's usage block.
             where = exc.ctx.command_path if exc.ctx is not None else "faceweave"
-            click.secho(f"error: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True, fg="red")
+            click.secho(
+                f"error: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True, fg="red"
+            )
             ctx.exit(EXIT_USER)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise

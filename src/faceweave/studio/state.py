@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -82,14 +83,20 @@ def _checkpoints(model: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _elapsed_s(model: Path) -> float | None:
-    """Training time so far, from the newest checkpoint's state.json."""
+def _elapsed_s(model: Path, last: dict[str, Any] | None) -> float | None:
+    """Training time so far: the newest checkpoint's (state.json), plus the steps logged since it
+    at the newest step's pace, so that it runs on between saves."""
     from faceweave.formats.checkpoint import latest_checkpoint
 
     newest = latest_checkpoint(model) if model.is_dir() else None
     try:
         state = json.loads((newest / "state.json").read_text(encoding="utf-8")) if newest else {}
-        return float(state.get("elapsed_s", 0.0)) if isinstance(state, dict) else None
+        if not isinstance(state, dict):
+            return None
+        elapsed, saved_at = float(state.get("elapsed_s", 0.0)), int(state.get("iteration", 0))
+        if last is not None and int(last.get("iteration", 0)) > saved_at:
+            elapsed += (int(last["iteration"]) - saved_at) * float(last.get("s_per_it", 0.0))
+        return elapsed if math.isfinite(elapsed) else None
     except (OSError, ValueError, TypeError):
         return None
 
@@ -100,12 +107,13 @@ def _model(ws: Workspace) -> dict[str, Any]:
     except (UserError, OSError):
         checkpoints = []
     preview = ws.model / "preview.png"
+    last = last_log_record(ws.model / "train_log.jsonl")
     return {
         "checkpoints": [c["name"] for c in checkpoints],
         "kept": checkpoints,
-        "elapsed_s": _elapsed_s(ws.model),
+        "elapsed_s": _elapsed_s(ws.model, last),
         "preview_mtime": preview.stat().st_mtime if preview.is_file() else None,
-        "last": last_log_record(ws.model / "train_log.jsonl"),
+        "last": last,
     }
 
 
