@@ -26,6 +26,18 @@ def test_version_and_help_everywhere() -> None:
         assert result.exit_code == 0 and "Usage:" in result.output
 
 
+def test_usage_mistakes_are_one_sentence_and_a_bare_group_shows_its_help() -> None:
+    assert_user_error(run("--bogus"), "No such option '--bogus'", "see `")
+    assert_user_error(run("merg"), "No such command 'merg'", "Did you mean 'merge'")
+    assert_user_error(run("train", "--iterations", "abc"), "'--iterations'", "train --help`")
+    assert_user_error(run("faceset", "sort", ".", "--by", "nope"), "'--by'", "faceset sort --help`")
+    assert_user_error(run("mask", "train", "--time"), "'--time' requires an argument")
+    for group in ("faceset", "mask"):
+        shown = run(group)
+        assert shown.exit_code == 2 and "Usage: " in shown.output and "error:" not in shown.output
+        assert "Commands:" in shown.output
+
+
 def test_init_creates_the_workspace_and_config(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     result = run("init", ws, "--preset", "quick")

@@ -242,34 +242,80 @@ def test_odd_file_names_in_the_model_folder_do_not_break_the_state(
     assert client.get("/api/workspaces", headers={"host": "localhost:80@evil.example"}).status_code == 403
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims `width` x `height` in its header, with a few bytes of pixel data: what a
+    decompression bomb looks like before it is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
 def test_photos_are_uploaded_one_by_one_and_checked(client: TestClient, studio: Studio) -> None:
     import cv2
 
     from faceweave.assets import load_sample_face
 
     _workspace(client)
-    folder = studio.root / "a" / "data_src"
+    ws = studio.root / "a"
+    folder = ws / "data_src"
     picture = cv2.imencode(".jpg", load_sample_face(0))[1].tobytes()
 
-    def put(name: str, body: bytes = picture) -> Any:
-        return client.put("/api/w/a/photos/src", content=body, headers={"x-file-name": name})
+    def put(name: str, body: bytes = picture, side: str = "src") -> Any:
+        return client.put(f"/api/w/a/photos/{side}", content=body, headers={"x-file-name": name})
 
     assert put("face one.jpg").json() == {"photos": 1}
-    assert put("face_2.PNG", cv2.imencode(".png", load_sample_face(1))[1].tobytes()).json() == {"photos": 2}
-    for name in ("../up.jpg", ".hidden.jpg", "a/b.jpg", "x.exe", "", "x.jpg\0.png", "..jpg"):
+    assert put("Jos%C3%A9%20(2)%2B.PNG", cv2.imencode(".png", load_sample_face(1))[1].tobytes()).json() == {
+        "photos": 2
+    }  # the page sends names percent-encoded
+    for name in ("../up.jpg", ".hidden.jpg", "a/b.jpg", "a%2Fb.jpg", "x.exe", "", "x%00.jpg", "..jpg",
+                 "-x.jpg", "%FF.jpg", "x" * 151 + ".jpg"):  # fmt: skip
         refused = put(name)
         assert refused.status_code == 400 and "picture name" in refused.json()["error"], name
-    broken = put("broken.jpg", b"\xff\xd8 not really a jpeg")
-    assert broken.status_code == 400 and "not a picture" in broken.json()["error"]
+    bombs = ((_png_header(9000, 9000), "9000x9000 pixels"), (_png_header(30000, 30000), ""))
+    for body, why in ((b"\xff\xd8 not really a jpeg", "not a picture"), (b"", "not a picture"), *bombs):
+        broken = put("broken.png", body)
+        assert broken.status_code == 400 and why in broken.json()["error"], broken.text
     again = put("face one.jpg", cv2.imencode(".jpg", load_sample_face(2))[1].tobytes())
     assert again.status_code == 400 and "already" in again.json()["error"]
     assert (folder / "face one.jpg").read_bytes() == picture  # the first stays
-    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["face one.jpg", "face_2.PNG"]
-    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 2, "first": "face one.jpg"}
-    huge = client.put("/api/w/a/photos/dst", content=b"\0" * (9 << 20), headers={"x-file-name": "big.jpg"})
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["José (2)+.PNG", "face one.jpg"]
+    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 2, "first": "José (2)+.PNG"}
+    huge = put("big.jpg", b"\0" * (9 << 20), side="dst")
     assert huge.status_code == 400 and "upload limit" in huge.json()["error"]
-    (studio.root / "a" / "data_dst.mp4").write_bytes(b"a video")
-    taken = client.put("/api/w/a/photos/dst", content=picture, headers={"x-file-name": "d.jpg"})
+
+    # A side takes a video or photos, never both; "remove input" moves them aside, never deletes.
+    video = client.put("/api/w/a/input/src", content=b"x", headers={"x-file-suffix": ".mp4"})
+    assert video.status_code == 400 and "2 photo(s) in data_src/" in video.json()["error"]
+    own = client.post("/api/w/a/link/src", json={"path": "a/data_src"})
+    assert own.status_code == 400 and "own data_src/" in own.json()["error"]
+    more = studio.root / "more"
+    more.mkdir()
+    (more / "face one.jpg").write_bytes(cv2.imencode(".jpg", load_sample_face(3))[1].tobytes())
+    (more / "new.jpg").write_bytes(picture)
+    clash = client.post("/api/w/a/link/src", json={"path": "more"})
+    assert clash.status_code == 400 and "face one.jpg (1 in all) is already" in clash.json()["error"]
+    assert not (folder / "new.jpg").exists()  # nothing copied
+    assert client.delete("/api/w/a/input/src").json() == {"moved": 2}
+    assert (
+        not [p for p in folder.iterdir() if p.is_file()]
+        and client.get("/api/w/a/state").json()["inputs"]["src"] is None
+    )
+    (removed,) = (ws / "studio" / "removed").iterdir()
+    assert sorted(p.name for p in removed.iterdir()) == ["José (2)+.PNG", "face one.jpg"]
+    assert client.post("/api/w/a/link/src", json={"path": "more"}).json() == {"images": 2}
+    assert client.delete("/api/w/a/input/dst").status_code == 400  # nothing to remove
+    (ws / "data_dst.mp4").write_bytes(b"a video")
+    taken = put("d.jpg", side="dst")
     assert taken.status_code == 400 and "data_dst.mp4 is this side's input" in taken.json()["error"]
 
 

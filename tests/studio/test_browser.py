@@ -164,3 +164,8 @@ def test_inputs_from_photos_and_from_a_path_in_the_root(
         "still0.jpg",
         "still1.jpg",
     ]
+    page.set_input_files("#photos-src", [str(p) for p in pictures])  # the same again: refused, said
+    expect(page.locator("#upload-src")).to_contain_text("uploaded 0 photo(s); 2 not:", timeout=30_000)
+    page.click("#remove-src")
+    expect(page.locator("#upload-src")).to_have_text("2 file(s) moved to studio/removed/", timeout=20_000)
+    expect(page.locator("#probe-src")).to_have_text("no video yet", timeout=20_000)

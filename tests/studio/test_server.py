@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -143,20 +144,28 @@ def test_jobs_run_one_at_a_time_in_the_order_asked(tmp_path: Path) -> None:
 
 def test_a_resumed_training_goes_on_from_its_save_not_from_the_old_checkpoint(tmp_path: Path) -> None:
     ws = _workspace(tmp_path, "a")
-    old = ws / "model" / "ckpt-000000010"
+    model = ws / "model"
+    old = model / "ckpt-000000010"
     old.mkdir(parents=True)
     os.utime(old, (1000.0, 1000.0))
     options = {"iterations": "50", "resume_from": "ckpt-000000010"}
-    job = Job("j1", "a", "train", [], state="cancelled", started=2000.0, options=dict(options))
-    assert resumed_options(job, ws) == options  # stopped before it saved: start from the choice again
-    (ws / "model" / "ckpt-000000030").mkdir()  # the save of its cancel
-    assert resumed_options(job, ws) == {"iterations": "50"}
-    store = JobStore(ws)
-    store.save([job])
+    now = time.time()
+    job = Job(
+        "j1", "a", "train", [], state="cancelled", started=now - 60, ended=now - 30, options=dict(options)
+    )
+    assert resumed_options(job, ws) == options  # stopped before it saved: from the choice again
+    later = model / "ckpt-000000090"
+    later.mkdir()  # saved now, after the job ended: another run's, not this job's
+    assert resumed_options(job, ws) == options
+    own = model / "ckpt-000000030"
+    own.mkdir()
+    os.utime(own, (now - 31, now - 31))  # the save of its cancel
+    assert resumed_options(job, ws) == {"iterations": "50", "resume_from": "ckpt-000000030"}
+    JobStore(ws).save([job])
     runner = Runner({"a": ws})
     try:
         again = runner.resume("j1")
-        assert "--resume-from" not in again.args and again.args[-2:] == ["--iterations", "50"]
+        assert again.args[-2:] == ["--resume-from", str(own)]
         runner.cancel(again.id)
     finally:
         runner.stop_all()
@@ -164,20 +173,35 @@ def test_a_resumed_training_goes_on_from_its_save_not_from_the_old_checkpoint(tm
 
 def test_an_earlier_studios_job_still_saving_holds_the_queue_then_reads_interrupted(tmp_path: Path) -> None:
     ws = _workspace(tmp_path, "a")
-    # A process that looks like a faceweave command (its command line says so) and takes a while.
-    saving = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "faceweave", "train"])
+    # A long-running faceweave command stands in for a training an earlier studio started.
+    args = ["studio", "--root", str(tmp_path / "elsewhere"), "--port", "0"]
+    (tmp_path / "elsewhere").mkdir()
+    saving = subprocess.Popen([sys.executable, "-m", "faceweave", *args], stdout=subprocess.DEVNULL)
+    started = time.time()
     try:
-        record = Job("old1", "a", "train", ["train"], state="running", started=time.time(), pid=saving.pid)
-        JobStore(ws).save([record])
+        record = Job("old1", "a", "train", args, state="running", started=started, pid=saving.pid)
+        impostors = [
+            Job(
+                "old2", "a", "train", ["train"], state="running", started=started, pid=saving.pid
+            ),  # other args
+            Job(
+                "old3", "a", "train", args, state="running", started=started - 3600, pid=saving.pid
+            ),  # reused pid
+            Job("old4", "a", "train", args, state="running", started=started, pid=os.getpid()),  # the studio
+            Job("old5", "b", "train", args, state="running", started=started, pid=saving.pid),  # not a's
+        ]
+        JobStore(ws).save([record, *impostors])
         runner = Runner({"a": ws})
         try:
-            assert runner.get("old1").state == "running"
+            states = {j.id: j.state for j in runner.history("a")}
+            assert states == {"old1": "running", "old2": "interrupted", "old3": "interrupted",
+                              "old4": "interrupted"}  # fmt: skip
             waiting = runner.submit("a", "extract-src", {})
             time.sleep(2.5)
             assert runner.get(waiting.id).state == "queued"  # one heavy job at a time, across studios
             runner.cancel("old1")  # SIGINT to the old command, as its own studio would send
-            saving.wait(10)
-            jobs = _wait(runner, "a", 2, timeout_s=60)
+            saving.wait(30)
+            jobs = _wait(runner, "a", 5, timeout_s=60)
             assert {j.id: j.state for j in jobs}["old1"] == "interrupted"
             assert runner.get(waiting.id).state == "failed"  # it ran: no src video, exit 2
             assert json.loads(JobStore(ws).path.read_text())["jobs"][0]["state"] == "interrupted"
@@ -238,3 +262,18 @@ def test_the_studio_command_warns_off_loopback_and_refuses_bad_input(tmp_path: P
         assert refused.returncode == 2 and len(errors) == 1 and "Traceback" not in refused.stderr, (
             refused.stderr
         )
+
+
+def test_uploads_racing_for_one_photo_name_keep_exactly_one(served: str, studio: Studio) -> None:
+    import cv2
+
+    from faceweave.assets import load_sample_face
+
+    bodies = [cv2.imencode(".png", load_sample_face(k))[1].tobytes() for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda body: _request(served, "PUT", "/api/w/a/photos/src", body,
+                                                      {"x-file-name": "same.png"}), bodies))  # fmt: skip
+    assert sorted(status for status, _ in answers) == [200, 400, 400, 400]
+    kept = (studio.root / "a" / "data_src" / "same.png").read_bytes()
+    assert kept == bodies[[status for status, _ in answers].index(200)]  # whole, and the winner's
+    assert [p.name for p in (studio.root / "a" / "data_src").iterdir() if p.is_file()] == ["same.png"]

@@ -55,20 +55,31 @@ def _quiet_opencv(verbose: bool) -> None:
     cv2.setLogLevel(2)  # errors only
 
 
+def _usage_error(ctx: click.Context, exc: click.exceptions.UsageError) -> None:
+    """A wrong option, value or command is bad input like any other: one sentence, exit 2, with
+    where to look instead of click's usage block. A group given nothing still shows its help."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc
+    where = f"see `{exc.ctx.command_path} --help`" if exc.ctx is not None else "--help lists the options"
+    click.secho(f"error: {exc.format_message().rstrip('.')} ({where})", err=True, fg="red")
+    ctx.exit(EXIT_USER)
+
+
 class FaceweaveGroup(click.Group):
     """Turns library exceptions into one message and an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.UsageError as exc:  # `faceweave --bogus`: the group's own options
+            _usage_error(ctx, exc)
+            raise  # not reached: ctx.exit raises
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.exceptions.UsageError as exc:
-            # A wrong option, value or command is bad input like any other: one sentence, exit 2,
-            # with where to look instead of click's usage block.
-            where = exc.ctx.command_path if exc.ctx is not None else "faceweave"
-            click.secho(
-                f"error: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True, fg="red"
-            )
-            ctx.exit(EXIT_USER)
+            _usage_error(ctx, exc)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except UserError as exc:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import math
 import os
-import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,10 +17,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from faceweave.atomic import write_bytes_atomic
 from faceweave.errors import UserError
-from faceweave.media.decode import list_images
 from faceweave.studio import pages
+from faceweave.studio.inputs import (
+    PHOTO_MAX_BYTES,
+    copy_photos,
+    keep_photo,
+    photo_folder,
+    photo_name,
+    refuse_mixed,
+    remove_input,
+    side_photos,
+    side_video,
+)
 from faceweave.studio.jobs import JobStore, Runner
 from faceweave.studio.security import (
     TOKEN_HEADER,
@@ -34,7 +42,6 @@ from faceweave.studio.security import (
 from faceweave.studio.state import losses, workspace_state
 
 STATIC = Path(__file__).with_name("static")
-SIDES = ("src", "dst")
 UPLOAD_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 
 
@@ -190,7 +197,8 @@ def _api(app: FastAPI, studio: Studio) -> None:
     @app.put("/api/w/{name}/input/{side}")
     async def upload(name: str, side: str, request: Request) -> dict[str, Any]:
         root = studio.workspace(name)
-        target = _side_video(root, side)
+        target = side_video(root, side)
+        refuse_mixed(root, side, "video")
         kind = request.headers.get("x-file-suffix", ".mp4").lower()
         if kind not in UPLOAD_SUFFIXES:
             raise UserError(f"{kind} is not a video type the studio takes ({', '.join(UPLOAD_SUFFIXES)})")
@@ -215,41 +223,43 @@ def _api(app: FastAPI, studio: Studio) -> None:
     @app.put("/api/w/{name}/photos/{side}")
     async def photo(name: str, side: str, request: Request) -> dict[str, Any]:
         """One picture into data_<side>/ (DeepFaceLab's photo input), streamed with the upload cap,
-        decoded before it is kept, never over a picture already there."""
+        checked before it is kept, never over a picture already there."""
         root = studio.workspace(name)
-        video, folder = _side_video(root, side), root / f"data_{side}"
+        folder = photo_folder(root, side)
         file_name = photo_name(request.headers.get("x-file-name", ""))
-        if video.exists():
-            raise UserError(f"{video.name} is this side's input; remove it to use photos instead")
-        if int(request.headers.get("content-length") or 0) > studio.max_upload:
-            raise UserError(f"the file is larger than the upload limit ({studio.max_upload >> 20} MiB)")
+        refuse_mixed(root, side, "photos")
+        cap = min(studio.max_upload, PHOTO_MAX_BYTES)
+        if int(request.headers.get("content-length") or 0) > cap:
+            raise UserError(f"the picture is larger than the upload limit ({cap >> 20} MiB)")
         data = bytearray()
         async for chunk in request.stream():
             data += chunk
-            if len(data) > min(studio.max_upload, PHOTO_MAX_BYTES):
-                raise UserError(
-                    f"the picture is larger than {min(studio.max_upload, PHOTO_MAX_BYTES) >> 20} MiB"
-                )
-        await asyncio.to_thread(_keep_photo, bytes(data), folder / file_name)
-        return {"photos": len(list_images(folder))}
+            if len(data) > cap:
+                raise UserError(f"the picture is larger than the upload limit ({cap >> 20} MiB)")
+        await asyncio.to_thread(keep_photo, bytes(data), folder / file_name)
+        return {"photos": len(side_photos(folder))}
+
+    @app.delete("/api/w/{name}/input/{side}")
+    async def remove(name: str, side: str) -> dict[str, Any]:
+        """The side's video or photos moved to studio/removed/ (kept), so another can be used."""
+        root = studio.workspace(name)
+        return {"moved": await asyncio.to_thread(remove_input, root, side)}
 
     @app.post("/api/w/{name}/link/{side}")
     async def link(name: str, side: str, request: Request) -> dict[str, Any]:
-        """Use a video already on the server, inside the studio's root: copied in, so the
-        workspace holds its own input."""
+        """Use a video or photo folder already on the server, inside the studio's root: copied
+        in, so the workspace holds its own input."""
         root = studio.workspace(name)
-        target = _side_video(root, side)
+        target = side_video(root, side)
         raw = (await read_json_body(request)).get("path")
         source = inside(studio.link_root, raw if isinstance(raw, str) else "")
         if source.is_dir():
-            found = await asyncio.to_thread(
-                _copy_photos, source, root / f"data_{side}", target, studio.link_root
-            )
-            return {"images": found}
+            return {"images": await asyncio.to_thread(copy_photos, source, root, side, studio.link_root)}
         if not source.is_file():
             raise UserError("that path is neither a video nor a photo folder inside the studio's folder")
         if target.exists() and source.samefile(target):
             raise UserError("that video is already this side's input")
+        refuse_mixed(root, side, "video")
         await asyncio.to_thread(_check_video, source)
         target.unlink(missing_ok=True)  # a symlink left there is replaced, never written through
         await asyncio.to_thread(shutil.copyfile, source, target)
@@ -425,64 +435,6 @@ async def read_json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object")
     return body
-
-
-def _side_video(root: Path, side: str) -> Path:
-    if side not in SIDES:
-        raise UserError("side must be src or dst")
-    return root / f"data_{side}.mp4"
-
-
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")  # what extraction reads from a data_<side>/ folder
-
-
-def _copy_photos(source: Path, folder: Path, video: Path, root: Path) -> int:
-    """The pictures of `source` into the workspace's data_<side>/ (DeepFaceLab's photo input):
-    plain files only (no symlink is followed out of the root), each one decoded first."""
-    import cv2
-
-    if video.exists():
-        raise UserError(f"{video.name} is this side's input; remove it to use photos instead")
-    photos = [p for p in sorted(source.iterdir())
-              if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file() and not p.is_symlink()
-              and p.resolve().is_relative_to(root)]  # fmt: skip
-    if not photos:
-        raise UserError("that folder holds no .jpg or .png pictures")
-    for photo in photos:
-        if cv2.imread(str(photo), cv2.IMREAD_UNCHANGED) is None:
-            raise UserError(f"{photo.name} in that folder is not a picture; nothing was copied")
-    folder.mkdir(exist_ok=True)
-    for photo in photos:
-        target = folder / photo.name
-        target.unlink(missing_ok=True)  # never write through a symlink left there
-        shutil.copyfile(photo, target)
-    return len(photos)
-
-
-PHOTO_MAX_BYTES = 64 << 20
-PHOTO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,120}$")
-
-
-def photo_name(raw: str) -> str:
-    """A picture's file name as sent, if it is a plain one: no folder, no hidden file, a .jpg or .png."""
-    name = raw.strip()
-    if not PHOTO_NAME.match(name) or ".." in name or Path(name).suffix.lower() not in PHOTO_SUFFIXES:
-        raise UserError(
-            f"{name[:60]!r} is not a picture name the studio takes (letters, digits, . _ -; .jpg or .png)"
-        )
-    return name
-
-
-def _keep_photo(data: bytes, target: Path) -> None:
-    import cv2
-    import numpy as np
-
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
-        raise UserError(f"{target.name} is not a picture that can be read; it was not kept")
-    target.parent.mkdir(exist_ok=True)
-    if target.exists() or target.is_symlink():
-        raise UserError(f"{target.name} is already among this side's photos; rename it to add it too")
-    write_bytes_atomic(target, data)
 
 
 def _check_video(path: Path) -> None:

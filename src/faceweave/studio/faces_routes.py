@@ -15,12 +15,13 @@ from faceweave.errors import UserError
 from faceweave.faceset.moves import REJECTED_DIR
 from faceweave.registries import SORTS
 from faceweave.studio import facesets
+from faceweave.studio.inputs import SIDES
 from faceweave.studio.security import inside
 
 if TYPE_CHECKING:
     from faceweave.studio.app import Studio
 
-SIDES = ("src", "dst")
+
 NAMES_MAX = 20_000  # faces one request may move
 LOCK_WAIT_S = facesets.LOCK_WAIT_S
 

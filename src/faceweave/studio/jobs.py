@@ -152,28 +152,49 @@ class JobStore:
 
 def resumed_options(old: Job, ws_root: Path) -> dict[str, Any]:
     """The options to run a stopped job again with. A training started from a kept checkpoint
-    goes on from where it saved, not from that checkpoint again: once it has saved, starting over
-    from the old one would throw away everything it trained since."""
+    goes on from its own last save, named explicitly: starting over from the old checkpoint would
+    throw away what it trained since, and the model's newest checkpoint may be another run's."""
     options = dict(old.options)
     if old.kind == "train" and options.get("resume_from") and old.started is not None:
         from faceweave.formats.checkpoint import list_checkpoints
 
-        saved = [p for p in list_checkpoints(ws_root / "model") if p.stat().st_mtime >= old.started]
-        if saved:
-            options.pop("resume_from")
+        until = (old.ended or time.time()) + 1
+        own = [p for p in list_checkpoints(ws_root / "model") if old.started <= p.stat().st_mtime <= until]
+        if own:
+            options["resume_from"] = max(own, key=lambda p: p.stat().st_mtime).name
     return options
 
 
-def _alive(pid: int | None) -> bool:
-    """Whether `pid` is a running faceweave command (not a zombie, not a reused number)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
+def _started_at(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), from /proc; None when it is gone, a
+    zombie or a thread rather than a process."""
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, StopIteration):
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    tgid = next((line.split()[1] for line in status.splitlines() if line.startswith("Tgid:")), "")
+    if fields[0] == "Z" or tgid != str(pid):
+        return None
+    return int(boot.split()[1]) + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _job_process(job: Job) -> bool:
+    """Whether `job`'s command still runs: the process its record names is `python -m faceweave`
+    with the job's arguments, started when the job did (a reused number, another program, or
+    this studio itself never passes), so that only that command is ever waited on or signalled."""
+    pid = job.pid
+    if not isinstance(pid, int) or pid <= 1 or pid == os.getpid() or job.started is None:
+        return False
+    started = _started_at(pid)
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
     except OSError:
         return False
-    return status.rsplit(")", 1)[-1].split()[0] != "Z" and b"faceweave" in command
+    ours = argv[1:3] == [b"-m", b"faceweave"] and argv[3:] == [a.encode() for a in job.args]
+    return ours and started is not None and job.started - 30 <= started <= job.started + 1
 
 
 def _stop_with_parent() -> None:
@@ -194,7 +215,7 @@ class Runner:
         self.queue: deque[str] = deque()
         self.jobs: dict[str, Job] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.orphans: dict[str, int] = {}
+        self.orphans: dict[str, Job] = {}
         self.wake = threading.Event()
         self.stopping = False
         for name, root in self.roots.items():
@@ -207,15 +228,17 @@ class Runner:
         store = JobStore(root)
         jobs = store.load()
         for job in jobs:
-            if job.state == "running" and job.pid is not None and _alive(job.pid):
+            if job.workspace != name:
+                continue  # a record naming another workspace is not this history's
+            if job.state == "running" and _job_process(job):
                 # An earlier studio's job still saving: watched until it ends, and it holds the
                 # queue meanwhile (one heavy job at a time).
-                self.orphans[job.id] = job.pid
+                self.orphans[job.id] = job
             elif job.state in ("running", "queued"):
                 job.state, job.ended = "interrupted", job.ended or time.time()
             self.jobs[job.id] = job
         if jobs:
-            store.save(jobs)
+            store.save([j for j in jobs if j.workspace == name])
 
     def add_workspace(self, name: str, root: Path) -> None:
         with self.lock:
@@ -284,19 +307,18 @@ class Runner:
                 self._save(job.workspace)
             elif job.state == "running" and job.id in self.processes:
                 self.processes[job.id].send_signal(signal.SIGINT)
-            elif job.state == "running" and job.id in self.orphans and _alive(self.orphans[job.id]):
+            elif job.state == "running" and job.id in self.orphans and _job_process(job) and job.pid:
                 with contextlib.suppress(OSError):
-                    os.kill(self.orphans[job.id], signal.SIGINT)
+                    os.kill(job.pid, signal.SIGINT)
         return job
 
     def _watch_orphans(self) -> bool:
         """Whether an earlier studio's job still runs; one that ended is `interrupted` (its exit
         status went to the studio that started it), so it can be resumed."""
         with self.lock:
-            for job_id, pid in list(self.orphans.items()):
-                if not _alive(pid):
+            for job_id, job in list(self.orphans.items()):
+                if not _job_process(job):
                     del self.orphans[job_id]
-                    job = self.jobs[job_id]
                     job.state, job.ended = "interrupted", time.time()
                     with contextlib.suppress(OSError, UserError):
                         self._save(job.workspace)

@@ -24,12 +24,9 @@ _counted: dict[tuple[str, int], int] = {}
 
 def _probe(path: Path) -> dict[str, Any] | None:
     if not path.exists():
-        photos = path.with_suffix("")  # data_src.mp4 -> data_src/ with pictures
-        names = (
-            sorted(p.name for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-            if photos.is_dir()
-            else []
-        )
+        from faceweave.studio.inputs import side_photos
+
+        names = [p.name for p in side_photos(path.with_suffix(""))]  # data_src.mp4 -> data_src/
         return {"photos": len(names), "first": names[0]} if names else None  # the first is shown
     info_key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
     if info_key not in _probed:

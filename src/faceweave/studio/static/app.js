@@ -99,17 +99,28 @@ const studio = (() => {
         } catch (error) { text($("upload-" + side), error.message); }
       });
       $("photos-" + side).addEventListener("change", async (event) => {
-        // One request per picture: each is checked and written whole; a refused one stops the rest.
+        // One request per picture, each checked and written whole; a refused one is reported and
+        // the rest go on (names already there are skipped, so picking the same files again adds
+        // only what is missing).
         const files = Array.from(event.target.files);
         let done = 0;
-        try {
-          for (const file of files) {
-            text($("upload-" + side), `uploading photo ${done + 1} of ${files.length} ...`);
-            await api(`${base}/photos/${side}`, { method: "PUT", body: file, headers: { "x-file-name": file.name } });
+        const refused = [];
+        for (const file of files) {
+          text($("upload-" + side), `uploading photo ${done + refused.length + 1} of ${files.length} ...`);
+          try {
+            await api(`${base}/photos/${side}`, { method: "PUT", body: file, headers: { "x-file-name": encodeURIComponent(file.name) } });
             done += 1;
-          }
-          text($("upload-" + side), `uploaded ${done} photo(s)`);
-        } catch (error) { text($("upload-" + side), `${done} photo(s) uploaded; ${error.message}`); }
+          } catch (error) { refused.push(error.message); }
+        }
+        text($("upload-" + side), `uploaded ${done} photo(s)` + (refused.length ? `; ${refused.length} not: ${refused.slice(0, 3).join("; ")}` : ""));
+        event.target.value = "";
+      });
+      $("remove-" + side).addEventListener("click", async () => {
+        try {
+          const got = await api(`${base}/input/${side}`, { method: "DELETE" });
+          text($("upload-" + side), `${got.moved} file(s) moved to studio/removed/`);
+          $("video-" + side).removeAttribute("src"); $("video-" + side).removeAttribute("poster"); shown[side] = null;
+        } catch (error) { text($("upload-" + side), error.message); }
       });
       $("link-" + side).addEventListener("click", async () => {
         text($("upload-" + side), "copying ...");
