@@ -31,7 +31,8 @@ def index(names: list[str], root: Path, token: str) -> str:
 
 
 def workspace(name: str, token: str) -> str:
-    body = _template("workspace").substitute(name=html.escape(name))
+    sides = {f"side_{side}": _template("input_side").substitute(side=side) for side in ("src", "dst")}
+    body = _template("workspace").substitute(name=html.escape(name), **sides)
     return _page(f"faceweave studio: {name}", body, f"studio.workspace({_js(name)});", token)
 
 
