@@ -132,11 +132,12 @@ def cold(root: Path, runs: int) -> None:
     """What a user waits for on a freshly started studio (nothing probed or counted yet): the
     workspace page, its script, then the first event, which carries the whole state; the loss
     curve follows it. Each run starts a new studio."""
-    loads, firsts = [], []
+    loads, pages, firsts = [], [], []
     for _ in range(runs):
         with studio(root) as (base, headers, _pid):
             t = time.perf_counter()
             _get(f"{base}/w/big", headers)
+            pages.append(time.perf_counter() - t)
             _get(f"{base}/static/app.js", headers)
             started = time.perf_counter()
             _first_event(base, headers)
@@ -145,6 +146,7 @@ def cold(root: Path, runs: int) -> None:
             loads.append(time.perf_counter() - t)
     for label, values in (
         ("cold: page, script, first event, curve", loads),
+        ("cold: the page alone", pages),
         ("cold: first server-sent event", firsts),
     ):
         print(

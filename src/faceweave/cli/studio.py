@@ -57,9 +57,11 @@ def command(workspace: Path | None, root: Path | None, port: float, host: str, m
         with contextlib.suppress(OSError):
             hosts += (name.lower(), socket.getfqdn().lower(), *socket.gethostbyname_ex(name)[2])
     studio = Studio(root, token, hosts, only, int(max_upload_mb))
+    config = uvicorn.Config(create_app(studio), log_level="warning")
+    config.load()  # before the URL is shown, so that a browser opening it at once is served at once
+    server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"faceweave studio: http://{shown}:{bound}/?token={token}", err=False)
-    server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:
