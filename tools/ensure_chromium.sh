@@ -13,8 +13,10 @@ else
 fi
 if [ "$SUDO" != "none" ]; then
   echo "installing Debian's chromium for the studio's browser tests ..." >&2
-  $SUDO apt-get install -y chromium >/dev/null 2>&1 \
-    || { $SUDO apt-get update >/dev/null 2>&1 && $SUDO apt-get install -y chromium >/dev/null 2>&1; } \
+  # Never a question on the terminal (debconf), never waiting on input that nobody sees.
+  APT="$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -y -q"
+  $APT install chromium </dev/null >/dev/null 2>&1 \
+    || { $APT update </dev/null >/dev/null 2>&1 && $APT install chromium </dev/null >/dev/null 2>&1; } \
     && exit 0
 fi
 if [ "${FACEWEAVE_REQUIRE_BROWSER:-}" = "1" ]; then

@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +18,7 @@ from fastapi.testclient import TestClient
 from faceweave.config import SECTIONS
 from faceweave.media.synth import ClipSpec, write_pattern_clip
 from faceweave.studio.app import Studio
-from faceweave.studio.jobs import JobStore, Runner
+from faceweave.studio.jobs import Job, JobStore, Runner
 from tests.studio.conftest import TOKEN
 
 ROUTES = ["/", "/w/a", "/w/a/options", "/static/app.js", "/api/workspaces", "/api/w/a/state",
@@ -289,7 +291,7 @@ def test_photos_are_uploaded_one_by_one_and_checked(client: TestClient, studio: 
     assert again.status_code == 400 and "already" in again.json()["error"]
     assert (folder / "face one.jpg").read_bytes() == picture  # the first stays
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["José (2)+.PNG", "face one.jpg"]
-    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 2, "first": "José (2)+.PNG"}
+    assert client.get("/api/w/a/state").json()["inputs"]["src"] == {"photos": 2, "first": "face one.jpg"}
     huge = put("big.jpg", b"\0" * (9 << 20), side="dst")
     assert huge.status_code == 400 and "upload limit" in huge.json()["error"]
 
@@ -331,3 +333,65 @@ def test_training_time_runs_on_between_saves(client: TestClient, studio: Studio)
     with log.open("a") as more:
         more.write(json.dumps({"iteration": 30, "loss_src": 0.4, "loss_dst": 0.4, "s_per_it": 0.5}) + "\n")
     assert client.get("/api/w/a/state").json()["model"]["elapsed_s"] == 110.0  # 20 steps at 0.5 s since
+
+
+def test_inputs_stay_put_under_a_job_and_never_go_through_a_symlink(
+    client: TestClient, studio: Studio, tmp_path: Path
+) -> None:
+    import cv2
+
+    from faceweave.assets import load_sample_face
+
+    _workspace(client)
+    ws = studio.root / "a"
+    picture = cv2.imencode(".jpg", load_sample_face(0))[1].tobytes()
+    long_name = "é" * 99 + ".jpg"  # 202 bytes: with a temporary name's extra characters, too long
+    refused = client.put("/api/w/a/photos/src", content=picture, headers={"x-file-name": quote(long_name)})
+    assert refused.status_code == 400 and "picture name" in refused.json()["error"]
+    fits = "é" * 95 + ".jpg"
+    assert (
+        client.put("/api/w/a/photos/src", content=picture, headers={"x-file-name": quote(fits)}).status_code
+        == 200
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(ws / "data_dst")
+    os.symlink(elsewhere, ws / "data_dst")
+    through = client.put("/api/w/a/photos/dst", content=picture, headers={"x-file-name": "x.jpg"})
+    assert through.status_code == 400 and "symbolic link" in through.json()["error"]
+    assert not list(elsewhere.iterdir())
+    job = client.post("/api/w/a/jobs", json={"kind": "train", "options": {"iterations": "5"}}).json()
+    try:
+        for attempt in (
+            client.put("/api/w/a/photos/src", content=picture, headers={"x-file-name": "y.jpg"}),
+            client.delete("/api/w/a/input/src"),
+            client.put("/api/w/a/input/src", content=b"x", headers={"x-file-suffix": ".mp4"}),
+        ):
+            assert attempt.status_code == 400 and "queued or running" in attempt.json()["error"]
+    finally:
+        client.post(f"/api/jobs/{job['id']}/cancel")
+
+
+def test_a_job_cancelled_before_it_starts_never_starts(tmp_path: Path) -> None:
+    ws = tmp_path / "a"
+    ws.mkdir()
+    (ws / "faceweave.toml").write_text("")
+    store = JobStore(ws)
+    store.folder.mkdir()
+    broken: dict[str, Any] = {"id": "bad1", "workspace": "a", "kind": "train", "args": None}
+    broken |= {"state": "running", "options": {}, "created": 1.0, "pid": os.getpid()}
+    store.path.write_text(json.dumps({"version": 1, "jobs": [broken]}))
+    runner = Runner({"a": ws})  # a damaged record is skipped, not a studio that cannot start
+    runner.stop_all()
+    assert runner.history("a") == []
+    runner.stopping = False
+    job = Job("j1", "a", "train", ["train", "-w", str(ws)])
+    runner.jobs[job.id] = job  # taken from the queue: in neither the queue nor the processes
+    runner.cancel(job.id)
+    runner._run(job)
+    assert job.state == "cancelled" and job.pid is None and job.started is None
+    runner.stopping = True
+    late = Job("j2", "a", "train", ["train", "-w", str(ws)])
+    runner.jobs[late.id] = late
+    runner._run(late)  # after shutdown: nothing starts
+    assert late.pid is None

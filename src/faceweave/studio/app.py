@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from faceweave.errors import UserError
+from faceweave.errors import UserError, user_path
 from faceweave.studio import pages
 from faceweave.studio.inputs import (
     PHOTO_MAX_BYTES,
@@ -63,6 +63,11 @@ class Studio:
     def link_root(self) -> Path:
         """Where `link` may take inputs from: the root, or with -w the one workspace."""
         return self.root / self.only if self.only is not None else self.root
+
+    def refuse_busy(self, name: str) -> None:
+        """Inputs do not change under a job that reads them (or is about to)."""
+        if any(j.state in ("queued", "running") for j in self.runner.history(name)):
+            raise UserError("a job of this workspace is queued or running; change its inputs when it is done")
 
     def workspace(self, name: str) -> Path:
         workspace_name(name)
@@ -112,6 +117,9 @@ def create_app(studio: Studio) -> FastAPI:
             return _error(403, str(exc))
         except UserError as exc:
             return _error(400, str(exc))
+        except OSError as exc:  # the disk or the file system said no: its words, not a traceback
+            where = f"{user_path(exc.filename).name}: " if exc.filename else ""
+            return _error(500, f"the studio could not do that ({where}{exc.strerror or type(exc).__name__})")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = CSP
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -198,6 +206,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
     async def upload(name: str, side: str, request: Request) -> dict[str, Any]:
         root = studio.workspace(name)
         target = side_video(root, side)
+        studio.refuse_busy(name)
         refuse_mixed(root, side, "video")
         kind = request.headers.get("x-file-suffix", ".mp4").lower()
         if kind not in UPLOAD_SUFFIXES:
@@ -215,6 +224,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
                         raise UserError(f"the file is larger than the upload limit ({limit} MiB)")
                     out.write(chunk)
             await asyncio.to_thread(_check_video, partial)
+            refuse_mixed(root, side, "video")  # again: photos may have come while it streamed
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
@@ -227,6 +237,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
         root = studio.workspace(name)
         folder = photo_folder(root, side)
         file_name = photo_name(request.headers.get("x-file-name", ""))
+        studio.refuse_busy(name)
         refuse_mixed(root, side, "photos")
         cap = min(studio.max_upload, PHOTO_MAX_BYTES)
         if int(request.headers.get("content-length") or 0) > cap:
@@ -236,6 +247,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
             data += chunk
             if len(data) > cap:
                 raise UserError(f"the picture is larger than the upload limit ({cap >> 20} MiB)")
+        refuse_mixed(root, side, "photos")  # again: a video may have come while it streamed
         await asyncio.to_thread(keep_photo, bytes(data), folder / file_name)
         return {"photos": len(side_photos(folder))}
 
@@ -243,6 +255,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
     async def remove(name: str, side: str) -> dict[str, Any]:
         """The side's video or photos moved to studio/removed/ (kept), so another can be used."""
         root = studio.workspace(name)
+        studio.refuse_busy(name)
         return {"moved": await asyncio.to_thread(remove_input, root, side)}
 
     @app.post("/api/w/{name}/link/{side}")
@@ -251,6 +264,7 @@ def _api(app: FastAPI, studio: Studio) -> None:
         in, so the workspace holds its own input."""
         root = studio.workspace(name)
         target = side_video(root, side)
+        studio.refuse_busy(name)
         raw = (await read_json_body(request)).get("path")
         source = inside(studio.link_root, raw if isinstance(raw, str) else "")
         if source.is_dir():

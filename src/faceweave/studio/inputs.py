@@ -5,6 +5,7 @@ unread), never written over another, and an input the user removes is moved asid
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -18,9 +19,10 @@ from faceweave.atomic import discard
 from faceweave.errors import UserError
 
 SIDES = ("src", "dst")
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")  # what extraction reads from a data_<side>/ folder
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")  # what the studio takes (extraction reads more kinds)
 PHOTO_MAX_BYTES = 64 << 20
-PHOTO_MAX_PIXELS = 64_000_000  # 8K x 8K: more than any camera gives; a decoded one is under 200 MB
+PHOTO_MAX_PIXELS = 64_000_000  # about 8K x 8K, more than cameras give; decoded RGBA, 256 MB at most
+PHOTO_NAME_MAX_BYTES = 200  # with a temporary name's extra characters, inside any file system's 255
 REMOVED_DIR = Path("studio") / "removed"
 
 
@@ -30,14 +32,30 @@ def side_video(root: Path, side: str) -> Path:
     return root / f"data_{side}.mp4"
 
 
+def _own_folder(root: Path, relative: Path) -> Path:
+    """`root/relative`, refused when it (or a folder on the way) is a symlink: what the studio
+    writes into or moves out of stays inside the workspace."""
+    path = root
+    for part in relative.parts:
+        path = path / part
+        if path.is_symlink():
+            raise UserError(f"{relative} in the workspace is a symbolic link; the studio does not follow it")
+    return path
+
+
 def photo_folder(root: Path, side: str) -> Path:
-    return side_video(root, side).with_suffix("")
+    return _own_folder(root, Path(side_video(root, side).stem))
 
 
 def side_photos(folder: Path) -> list[Path]:
-    """The photos of a data_<side>/ folder: plain, visible picture files at its top."""
-    if not folder.is_dir():
-        return []
+    """The pictures extraction would read from a data_<side>/ folder, in its order."""
+    from faceweave.media.decode import list_images
+
+    return list_images(folder) if folder.is_dir() else []
+
+
+def _plain_photos(folder: Path) -> list[Path]:
+    """The photos the studio copies from a folder: plain, visible .jpg/.png files at its top."""
     return sorted(p for p in folder.iterdir() if is_photo_name(p.name) and p.is_file() and not p.is_symlink())
 
 
@@ -56,7 +74,7 @@ def photo_name(raw: str) -> str:
     plain = (
         name
         and len(name) <= 150
-        and len(name.encode()) <= 240
+        and len(name.encode()) <= PHOTO_NAME_MAX_BYTES
         and not any(c in name for c in "/\\") and name not in (".", "..")
         and not any(unicodedata.category(c).startswith("C") for c in name)
         and not name.startswith("-")
@@ -114,7 +132,8 @@ def keep_photo(data: bytes, target: Path) -> None:
     when two uploads of one name race."""
     check_picture(data, target.name)
     target.parent.mkdir(exist_ok=True)
-    temp = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    temp = target.with_name(f".upload-{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+    taken = UserError(f"{target.name} is already among this side's photos; rename it to add it too")
     try:
         with temp.open("wb") as out:
             out.write(data)
@@ -123,9 +142,16 @@ def keep_photo(data: bytes, target: Path) -> None:
         try:
             os.link(temp, target)  # fails when the name exists: no check-then-write gap
         except FileExistsError:
-            raise UserError(
-                f"{target.name} is already among this side's photos; rename it to add it too"
-            ) from None
+            raise taken from None
+        except OSError as exc:  # a file system without hard links: an exclusive create instead
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            try:
+                descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                raise taken from None
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(data)
     finally:
         discard(temp)
 
@@ -137,7 +163,7 @@ def copy_photos(source: Path, root: Path, side: str, link_root: Path) -> int:
     refuse_mixed(root, side, "photos")
     if folder.exists() and source.resolve() == folder.resolve():
         raise UserError(f"that folder is this side's own data_{side}/; its photos are already the input")
-    photos = [p for p in side_photos(source) if p.resolve().is_relative_to(link_root)]
+    photos = [p for p in _plain_photos(source) if p.resolve().is_relative_to(link_root)]
     if not photos:
         raise UserError("that folder holds no .jpg or .png pictures")
     taken = [p.name for p in photos if (folder / p.name).exists() or (folder / p.name).is_symlink()]
@@ -159,7 +185,8 @@ def remove_input(root: Path, side: str) -> int:
     moving = ([video] if video.exists() or video.is_symlink() else []) + photos
     if not moving:
         raise UserError("this side has no input to remove")
-    aside = root / REMOVED_DIR / f"{side}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    removed = _own_folder(root, REMOVED_DIR)
+    aside = removed / f"{side}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     aside.mkdir(parents=True)
     for path in moving:
         shutil.move(str(path), aside / path.name)

@@ -117,6 +117,9 @@ def _job(item: Any) -> Job | None:
         job.kind not in KINDS
         or job.state not in ("queued", "running", *FINAL)
         or not isinstance(job.options, dict)
+        or not isinstance(job.args, list)
+        or not all(isinstance(a, str) for a in job.args)
+        or not (job.pid is None or (isinstance(job.pid, int) and not isinstance(job.pid, bool)))
     ):
         return None
     return job if isinstance(job.id, str) and isinstance(job.workspace, str) else None
@@ -228,8 +231,7 @@ class Runner:
         store = JobStore(root)
         jobs = store.load()
         for job in jobs:
-            if job.workspace != name:
-                continue  # a record naming another workspace is not this history's
+            job.workspace = name  # the folder's name now: a renamed workspace keeps its history
             if job.state == "running" and _job_process(job):
                 # An earlier studio's job still saving: watched until it ends, and it holds the
                 # queue meanwhile (one heavy job at a time).
@@ -238,7 +240,7 @@ class Runner:
                 job.state, job.ended = "interrupted", job.ended or time.time()
             self.jobs[job.id] = job
         if jobs:
-            store.save([j for j in jobs if j.workspace == name])
+            store.save(jobs)
 
     def add_workspace(self, name: str, root: Path) -> None:
         with self.lock:
@@ -301,8 +303,9 @@ class Runner:
         """A queued job is dropped; a running one gets SIGINT and saves, as on Ctrl-C."""
         job = self.get(job_id)
         with self.lock:
-            if job.state == "queued" and job.id in self.queue:
-                self.queue.remove(job.id)
+            if job.state == "queued":  # in the queue, or taken from it and not started yet
+                if job.id in self.queue:
+                    self.queue.remove(job.id)
                 job.state, job.ended = "cancelled", time.time()
                 self._save(job.workspace)
             elif job.state == "running" and job.id in self.processes:
@@ -352,14 +355,16 @@ class Runner:
         events.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, EVENTS_ENV: str(events), "PYTHONUNBUFFERED": "1"}
         with open(log, "wb") as out:
-            process = subprocess.Popen(  # an argument list: no shell, ever
-                [sys.executable, "-m", "faceweave", *job.args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                preexec_fn=_stop_with_parent,
-            )
-            with self.lock:
+            with self.lock:  # a cancel or a shutdown between the queue and here wins: nothing starts
+                if job.state != "queued" or self.stopping:
+                    return
+                process = subprocess.Popen(  # an argument list: no shell, ever
+                    [sys.executable, "-m", "faceweave", *job.args],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    preexec_fn=_stop_with_parent,
+                )
                 self.processes[job.id] = process
                 job.state, job.started, job.pid = "running", time.time(), process.pid
                 self._save(job.workspace)

@@ -92,7 +92,7 @@ def _elapsed_s(model: Path, last: dict[str, Any] | None) -> float | None:
             return None
         elapsed, saved_at = float(state.get("elapsed_s", 0.0)), int(state.get("iteration", 0))
         if last is not None and int(last.get("iteration", 0)) > saved_at:
-            elapsed += (int(last["iteration"]) - saved_at) * float(last.get("s_per_it", 0.0))
+            elapsed += (int(last["iteration"]) - saved_at) * float(last.get("s_per_it") or 0.0)
         return elapsed if math.isfinite(elapsed) else None
     except (OSError, ValueError, TypeError):
         return None
