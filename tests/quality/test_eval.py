@@ -167,3 +167,36 @@ def test_bad_input_is_one_sentence(eval_clips: EvalClips, tmp_path: Path) -> Non
         run("eval", "--result", clips.dst, "--dst", clips.dst, "--src", blank, "-o", tmp_path),
         "no face was found in src",
     )
+
+
+def test_a_result_of_another_size_is_one_sentence(eval_clips: EvalClips, tmp_path: Path) -> None:
+    import cv2
+
+    small = tmp_path / "small.mp4"
+    with VideoWriter(small, fps=Fraction(25), settings=EncodeSettings(crf=23, preset="ultrafast")) as writer:
+        for frame in open_frames(eval_clips.dst):
+            image = frame.image_bgr_u8
+            writer.write(
+                cv2.resize(image, (image.shape[1] // 2 // 2 * 2, image.shape[0] // 2 // 2 * 2)), frame.pts_s
+            )
+        writer.close()
+    assert_user_error(run_eval_cli(small, eval_clips, tmp_path / "out"), "but dst", "must match")
+
+
+def test_a_result_that_loses_the_face_halfway_is_reported_not_refused(
+    eval_clips: EvalClips, tmp_path: Path
+) -> None:
+    """Partial coverage: the frames where the mesh finds no face in the result are counted and
+    said, and the rest are scored."""
+    half = tmp_path / "half.mp4"
+    frames = list(open_frames(eval_clips.dst))
+    with VideoWriter(half, fps=Fraction(25), settings=EncodeSettings(crf=18, preset="ultrafast")) as writer:
+        for k, frame in enumerate(frames):
+            image = frame.image_bgr_u8 if k < len(frames) // 2 else np.full_like(frame.image_bgr_u8, 128)
+            writer.write(image, frame.pts_s)
+        writer.close()
+    report = evaluate(eval_clips, half, tmp_path / "eval")
+    found = report.values["result"]["face_found_share"]
+    assert found is not None and 0.4 <= found <= 0.6, found  # type: ignore[operator]
+    assert report.verdicts["face_found_share"] == "poor"
+    assert report.values["result"]["mouth_corr"] is not None  # the found half is still scored
