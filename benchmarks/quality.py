@@ -9,9 +9,10 @@ preset trained at 11 steps/s on the 2-core CPU while little else ran, 855 steps 
 benchmark's `model/train_log.jsonl`) times each stage's minutes. After each stage the model
 merges dst into `result_<stage>.mp4`.
 
-`score` then runs `faceweave eval` on every result (against the pair's truth) and on three
+`score` then runs `faceweave eval` on every result (against the pair's truth) and on four
 anchors: dst re-encoded at crf 18 (the codec floor), dst passed through as the "swap" (identity
-must fail) and src's first face pasted still on every dst frame (performance must fail), and
+must fail), src's first face pasted still on every dst frame (performance must fail) and src's
+portrait acting dst's script through the puppet (what a perfect swap would score), and
 prints one markdown table.
 
 Usage: python benchmarks/quality.py train [--pairs 0,1] [--stages 5,15,60] [--out bench_quality]
@@ -46,6 +47,7 @@ from faceweave.merge.run import run_merge
 from faceweave.pseudovideo import FacePuppet, calm_at, expressive_at, write_puppet_clip
 from faceweave.quality.analysis import ROWS
 from faceweave.quality.anchors import write_pasted_still
+from faceweave.quality.features import STABLE_POINTS
 from faceweave.quality.report import EvalReport
 from faceweave.quality.run import EvalInputs, run_eval
 from faceweave.records import ImageBGR
@@ -76,6 +78,38 @@ def pair_workspace(out: Path, pair: int) -> Workspace:
     return init_workspace(out / f"pair{pair}").workspace
 
 
+def clip_spec(seconds: float, seed: int) -> ClipSpec:
+    return ClipSpec(seconds=seconds, fps=25, width=640, height=360, seed=seed, flash_s=(1.0,))
+
+
+def dst_seed(pair: int) -> int:
+    return 11 + 2 * pair
+
+
+def write_ideal(ws: Workspace, pair: int, config: Config) -> Path:
+    """src's portrait acting dst's script: the same head motion and expressions, frame for frame,
+    rendered by the puppet rather than learnt. src's portrait is first moved (a similarity on the
+    stable points) so that its face sits where dst's does, so dst's mesh points fall on the same
+    parts of both faces. What a perfect swap would look like (in src's own surroundings), so it
+    bounds what the performance and stability rows can reach: a different face, meshed anew,
+    adds landmark noise and texture change that no swap avoids."""
+    path = ws.root / "ideal.mp4"
+    if not path.is_file():
+        src_face, dst_face = (face_image(face) for face in PAIRS[pair])
+        src_marks, dst_marks = (FacePuppet.from_image(face).landmarks for face in (src_face, dst_face))
+        stable = list(STABLE_POINTS)
+        matrix, _ = cv2.estimateAffinePartial2D(
+            src_marks[stable].astype(np.float32), dst_marks[stable].astype(np.float32)
+        )
+        h, w = dst_face.shape[:2]
+        moved = cv2.warpAffine(src_face, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        seed = dst_seed(pair)
+        puppet = FacePuppet.from_image(np.asarray(moved, np.uint8))
+        write_puppet_clip(path, puppet, clip_spec(DST_SECONDS, seed), seed, config.video.encode_settings(),
+                          expressive_at)  # fmt: skip
+    return path
+
+
 def make_pair(ws: Workspace, pair: int, config: Config) -> None:
     """The two clips (once) with the dst truth beside them, extracted."""
     if (ws.root / "truth.json").is_file():
@@ -84,11 +118,10 @@ def make_pair(ws: Workspace, pair: int, config: Config) -> None:
     settings = config.video.encode_settings()
     for video, face, seconds, timeline, seed in (
         (ws.src_video, src_face, SRC_SECONDS, calm_at, 10 + 2 * pair),
-        (ws.dst_video, dst_face, DST_SECONDS, expressive_at, 11 + 2 * pair),
+        (ws.dst_video, dst_face, DST_SECONDS, expressive_at, dst_seed(pair)),
     ):
-        spec = ClipSpec(seconds=seconds, fps=25, width=640, height=360, seed=seed, flash_s=(1.0,))
         truth = write_puppet_clip(
-            video, FacePuppet.from_image(face_image(face)), spec, seed, settings, timeline
+            video, FacePuppet.from_image(face_image(face)), clip_spec(seconds, seed), seed, settings, timeline
         )
         if video == ws.dst_video:
             frames = [asdict(t[0].expression) for t in truth]
@@ -145,6 +178,8 @@ def score(out: Path, pairs: list[int], config: Config) -> None:
             passthrough = score_one(config, ws, ws.dst_video, "passthrough")
             pasted = write_pasted_still(ws.src_video, ws.dst_video, ws.root / "pasted_still.mp4")
             columns.append((f"pair {pair}: src face pasted still", score_one(config, ws, pasted, "pasted")))
+            ideal = write_ideal(ws, pair, config)
+            columns.append((f"pair {pair}: src acting dst's script", score_one(config, ws, ideal, "ideal")))
             columns.append((f"pair {pair}: dst passed through", passthrough))
     print_table(columns)
     document = {name: {"values": r.values, "verdicts": r.verdicts, "truth": r.truth} for name, r in columns}
