@@ -12,10 +12,14 @@ import numpy as np
 import pytest
 from click.testing import Result
 
+from faceweave.assets import load_sample_face
 from faceweave.config import load_config
+from faceweave.extract.detect import MediapipeFaceFinder
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
-from faceweave.quality.anchors import write_pasted_still
+from faceweave.media.synth import ClipSpec
+from faceweave.pseudovideo import FacePuppet, expressive_at, write_puppet_clip
+from faceweave.quality.anchors import first_face, paste_still, write_pasted_still
 from faceweave.quality.report import EvalReport
 from faceweave.quality.run import EvalInputs, run_eval
 from tests.helpers import assert_user_error, run
@@ -199,3 +203,45 @@ def test_a_result_that_loses_the_face_halfway_is_reported_not_refused(
     assert found is not None and 0.4 <= found <= 0.6, found
     assert report.verdicts["face_found_share"] == "poor"
     assert report.values["result"]["mouth_corr"] is not None  # the found half is still scored
+
+
+def write_one_face_pasted(src: Path, dst: Path, out: Path) -> Path:
+    """Every dst frame with src's first face pasted still over the leftmost dst face only."""
+    image, landmarks = first_face(src)
+    finder = MediapipeFaceFinder()
+    try:
+        with VideoWriter(out, fps=Fraction(25), settings=EncodeSettings(crf=18, audio="none")) as writer:
+            for frame in open_frames(dst):
+                picture = frame.image_bgr_u8
+                faces = finder.find(picture)
+                if faces:
+                    left = min(faces, key=lambda f: float(f.landmarks_478[:, 0].mean()))
+                    picture = paste_still(image, landmarks, picture, left.landmarks_478)
+                writer.write(picture, frame.pts_s)
+            writer.close()
+    finally:
+        finder.close()
+    return out
+
+
+def test_two_faces_are_scored_each_against_its_own_dst_face(eval_clips: EvalClips, tmp_path: Path) -> None:
+    """Two dst faces with performances of their own: each result face must be matched to its own
+    dst face, or dst passed through would read as a performance lost; a result that swaps only
+    one of them is half swapped, and its lost half shows in the pooled performance."""
+    dst = tmp_path / "two.mp4"
+    puppets = [FacePuppet.from_image(load_sample_face(k)) for k in (1, 3)]
+    write_puppet_clip(dst, puppets, ClipSpec(3.0, 25, 640, 360, seed=5), 5, timeline=expressive_at)
+    config = load_config(overrides={"eval": {"identity_every": 3}})
+    kept = run_eval(config, EvalInputs(dst, dst, (eval_clips.src,), tmp_path / "kept"))
+    assert kept.tracks == 2 and kept.dst_faces == 150, (kept.tracks, kept.dst_faces)
+    result = kept.values["result"]
+    for key in ("mouth_corr", "eye_corr", "smile_corr", "brow_corr"):
+        assert result[key] is not None and result[key] > 0.95, (key, result[key])  # type: ignore[operator]
+    assert result["swapped_share"] == 0.0 and result["face_found_share"] == 1.0
+    half = write_one_face_pasted(eval_clips.src, dst, tmp_path / "half.mp4")
+    report = run_eval(config, EvalInputs(half, dst, (eval_clips.src,), tmp_path / "half"))
+    values = report.values["result"]
+    assert 0.4 <= values["swapped_share"] <= 0.6, values["swapped_share"]  # type: ignore[operator]
+    lost, kept_mouth = values["mouth_corr"], result["mouth_corr"]
+    assert lost is not None and kept_mouth is not None and lost < 0.8 < kept_mouth, (lost, kept_mouth)
+    assert values["retrieval"] is not None and 0.3 <= values["retrieval"] <= 0.7, values["retrieval"]
