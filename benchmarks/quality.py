@@ -12,7 +12,8 @@ merges dst into `result_<stage>.mp4`.
 `score` then runs `faceweave eval` on every result (against the pair's truth) and on four
 anchors: dst re-encoded at crf 18 (the codec floor), dst passed through as the "swap" (identity
 must fail), src's first face pasted still on every dst frame (performance must fail) and src's
-portrait acting dst's script through the puppet (what a perfect swap would score), and
+portrait acting dst's script through the puppet (what a perfect swap would score; once as it is,
+once with faceweave's watermark embedded as the merge embeds it), and
 prints one markdown table.
 
 Usage: python benchmarks/quality.py train [--pairs 0,1] [--stages 5,15,60] [--out bench_quality]
@@ -41,9 +42,15 @@ import numpy as np
 
 from faceweave.assets import load_sample_face
 from faceweave.config import Config, load_config, parse_override
+from faceweave.detectors import open_detector
 from faceweave.extract.run import run_extract
+from faceweave.media.decode import open_frames
+from faceweave.media.encode import VideoWriter
+from faceweave.media.probe import probe_video
 from faceweave.media.synth import ClipSpec
 from faceweave.merge.run import run_merge
+from faceweave.mesh import FACE_OVAL
+from faceweave.provenance.watermark import embed, mark_field, new_payload
 from faceweave.pseudovideo import FacePuppet, calm_at, expressive_at, write_puppet_clip
 from faceweave.quality.analysis import ROWS
 from faceweave.quality.anchors import write_pasted_still
@@ -108,6 +115,29 @@ def write_ideal(ws: Workspace, pair: int, config: Config) -> Path:
         write_puppet_clip(path, puppet, clip_spec(DST_SECONDS, seed), seed, config.video.encode_settings(),
                           expressive_at)  # fmt: skip
     return path
+
+
+def write_marked(video: Path, out: Path, config: Config) -> Path:
+    """`video` with faceweave's watermark embedded in each face as the merge embeds it (the face's
+    hull as the pasted region): a perfect swap carries the mark too, which adds flicker."""
+    if out.is_file():
+        return out
+    mark = mark_field(new_payload())
+    finder = open_detector()
+    try:
+        with VideoWriter(out, fps=probe_video(video).fps, settings=config.video.encode_settings()) as writer:
+            for frame in open_frames(video):
+                image = frame.image_bgr_u8.copy()
+                for face in finder.find(image):
+                    cover = np.zeros(image.shape[:2], np.float32)
+                    hull = cv2.convexHull(np.round(face.landmarks_478[list(FACE_OVAL), :2]).astype(np.int32))
+                    cv2.fillConvexPoly(cover, hull, (1.0,))
+                    embed(image, face.landmarks_478, mark, frame.index, cover)
+                writer.write(image, frame.pts_s)
+            writer.close()
+    finally:
+        finder.close()
+    return out
 
 
 def make_pair(ws: Workspace, pair: int, config: Config) -> None:
@@ -180,6 +210,10 @@ def score(out: Path, pairs: list[int], config: Config) -> None:
             columns.append((f"pair {pair}: src face pasted still", score_one(config, ws, pasted, "pasted")))
             ideal = write_ideal(ws, pair, config)
             columns.append((f"pair {pair}: src acting dst's script", score_one(config, ws, ideal, "ideal")))
+            marked = write_marked(ideal, ws.root / "ideal_marked.mp4", config)
+            columns.append(
+                (f"pair {pair}: the same, watermarked", score_one(config, ws, marked, "ideal_marked"))
+            )
             columns.append((f"pair {pair}: dst passed through", passthrough))
     print_table(columns)
     document = {name: {"values": r.values, "verdicts": r.verdicts, "truth": r.truth} for name, r in columns}
