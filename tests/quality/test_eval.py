@@ -14,12 +14,12 @@ from click.testing import Result
 
 from faceweave.assets import load_sample_face
 from faceweave.config import load_config
-from faceweave.extract.detect import MediapipeFaceFinder
+from faceweave.extract.detect import RawFace
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
 from faceweave.media.synth import ClipSpec
 from faceweave.pseudovideo import FacePuppet, expressive_at, write_puppet_clip
-from faceweave.quality.anchors import first_face, paste_still, write_pasted_still
+from faceweave.quality.anchors import write_pasted_still
 from faceweave.quality.report import EvalReport
 from faceweave.quality.run import EvalInputs, run_eval
 from tests.helpers import assert_user_error, run
@@ -205,23 +205,8 @@ def test_a_result_that_loses_the_face_halfway_is_reported_not_refused(
     assert report.values["result"]["mouth_corr"] is not None  # the found half is still scored
 
 
-def write_one_face_pasted(src: Path, dst: Path, out: Path) -> Path:
-    """Every dst frame with src's first face pasted still over the leftmost dst face only."""
-    image, landmarks = first_face(src)
-    finder = MediapipeFaceFinder()
-    try:
-        with VideoWriter(out, fps=Fraction(25), settings=EncodeSettings(crf=18, audio="none")) as writer:
-            for frame in open_frames(dst):
-                picture = frame.image_bgr_u8
-                faces = finder.find(picture)
-                if faces:
-                    left = min(faces, key=lambda f: float(f.landmarks_478[:, 0].mean()))
-                    picture = paste_still(image, landmarks, picture, left.landmarks_478)
-                writer.write(picture, frame.pts_s)
-            writer.close()
-    finally:
-        finder.close()
-    return out
+def leftmost(faces: list[RawFace]) -> list[RawFace]:
+    return [min(faces, key=lambda f: float(f.landmarks_478[:, 0].mean()))] if faces else []
 
 
 def test_two_faces_are_scored_each_against_its_own_dst_face(eval_clips: EvalClips, tmp_path: Path) -> None:
@@ -238,7 +223,7 @@ def test_two_faces_are_scored_each_against_its_own_dst_face(eval_clips: EvalClip
     for key in ("mouth_corr", "eye_corr", "smile_corr", "brow_corr"):
         assert result[key] is not None and result[key] > 0.95, (key, result[key])  # type: ignore[operator]
     assert result["swapped_share"] == 0.0 and result["face_found_share"] == 1.0
-    half = write_one_face_pasted(eval_clips.src, dst, tmp_path / "half.mp4")
+    half = write_pasted_still(eval_clips.src, dst, tmp_path / "half.mp4", pick=leftmost)
     report = run_eval(config, EvalInputs(half, dst, (eval_clips.src,), tmp_path / "half"))
     values = report.values["result"]
     assert 0.4 <= values["swapped_share"] <= 0.6, values["swapped_share"]  # type: ignore[operator]

@@ -8,6 +8,7 @@ opposite sides of the identity and performance thresholds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from faceweave.detectors import open_detector
 from faceweave.errors import UserError
+from faceweave.extract.detect import RawFace
 from faceweave.extract.identity import FaceDescriber
 from faceweave.media.decode import open_frames
 from faceweave.media.encode import EncodeSettings, VideoWriter
@@ -62,9 +64,14 @@ def paste_still(image: ImageBGR, landmarks: Points, frame: ImageBGR, target: Poi
     return np.asarray(np.clip(np.round(out), 0, 255), np.uint8)
 
 
-def write_pasted_still(src: Path, dst: Path, out: Path, crf: int = 18) -> Path:
-    """Every dst frame with src's first face pasted still over each dst face (frames without a
-    face pass through)."""
+def every_face(faces: list[RawFace]) -> list[RawFace]:
+    return faces
+
+
+def write_pasted_still(src: Path, dst: Path, out: Path, crf: int = 18,
+                       pick: Callable[[list[RawFace]], list[RawFace]] = every_face) -> Path:  # fmt: skip
+    """Every dst frame with src's first face pasted still over each dst face that `pick` keeps
+    (frames without a face pass through)."""
     image, landmarks = first_face(src)
     finder = open_detector()
     settings = EncodeSettings(crf=crf, preset="veryfast", audio="none")
@@ -72,7 +79,7 @@ def write_pasted_still(src: Path, dst: Path, out: Path, crf: int = 18) -> Path:
         with VideoWriter(out, fps=Fraction(probe_video(dst).fps), settings=settings) as writer:
             for frame in open_frames(dst):
                 picture = frame.image_bgr_u8
-                for face in finder.find(picture):
+                for face in pick(finder.find(picture)):
                     picture = paste_still(image, landmarks, picture, face.landmarks_478)
                 writer.write(picture, frame.pts_s)
             writer.close()
