@@ -139,6 +139,14 @@ class TrainConfig:
         hi=0.95,
     )
     warp: bool = opt(True, "random-warp the input (not the target): needed to learn a swap")
+    warp_until: float = opt(
+        0.75,
+        "share of a run (of train.iterations, else of train.time_limit_min) trained on random-warped "
+        "inputs; the rest trains on clean ones, where the decoders learn expressions and detail "
+        "that the warp's jitter hides (DeepFaceLab users turn random_warp off late); 1 = warp to the end",
+        lo=0.0,
+        hi=1.0,
+    )
     color_transfer: str = opt(
         "none",
         "recolour each src sample toward a random dst face (DeepFaceLab's ct_mode), so the model "
@@ -157,6 +165,14 @@ class TrainConfig:
         0.5,
         "share of src samples given a random expression by a mesh warp (jaw drop, smile, closing "
         "eyes, raised brows), so src's decoder learns shapes its footage lacks; 0 = off",
+        lo=0.0,
+        hi=1.0,
+    )
+    brow_aug_dst: float = opt(
+        0.0,
+        "share of dst samples whose brows are raised by the same mesh warp, so the shared code holds a "
+        "brow raise alike for both faces and the swap's brows follow dst's; it costs some smile and "
+        "sharpness (measured in the README); 0 = off",
         lo=0.0,
         hi=1.0,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +15,15 @@ from faceweave.mesh import CHIN_POINT, LIDS
 from faceweave.quality.features import features
 from faceweave.records import ImageBGR
 from faceweave.train.data import balanced_indices, load_faceset, make_batch
-from faceweave.train.expressions import ExpressionAmounts, displacement, express
+from faceweave.train.expressions import (
+    EXPRESSIONS,
+    Expressed,
+    ExpressionAmounts,
+    displacement,
+    express,
+    random_amounts,
+)
+from faceweave.train.stream import StreamSettings, batch_for
 from faceweave.workspace import Workspace
 
 
@@ -94,3 +103,31 @@ def test_rare_expressions_are_drawn_as_often_as_common_ones() -> None:
     mouth = np.r_[np.zeros(95), np.ones(5)].astype(np.float32)
     picks = balanced_indices([(mouth, 3)], 4000, np.random.default_rng(1))
     assert 0.45 < float(np.mean(picks >= 95)) < 0.55
+
+
+def test_only_the_chosen_expressions_are_drawn() -> None:
+    rng = np.random.default_rng(3)
+    drawn = [random_amounts(rng, ("brow",)) for _ in range(200)]
+    assert all(a.jaw == a.smile == a.close_eyes == 0 and 0.15 <= a.brow <= 1 for a in drawn)
+    mixed = [random_amounts(rng) for _ in range(400)]
+    assert all(0.3 < np.mean([getattr(a, k) > 0 for a in mixed]) < 0.7 for k in EXPRESSIONS)
+
+
+def test_dst_samples_get_brow_raises_only(facesets: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faceweave.train.data as data_module
+
+    src = load_faceset(facesets.src_aligned, 64)
+    dst = load_faceset(facesets.dst_aligned, 64)
+    seen: list[ExpressionAmounts] = []
+
+    def recording(face: ImageBGR, points: npt.NDArray[np.float64], amounts: ExpressionAmounts) -> Expressed:
+        seen.append(amounts)
+        return express(face, points, amounts)
+
+    monkeypatch.setattr(data_module, "express", recording)
+    settings = StreamSettings(8, seed=0, warp=False, uniform_yaw=False, eyes_mouth_weight=1.0)
+    batch_for(5, src, dst, replace(settings, brow_aug_dst=1.0))
+    assert len(seen) == 8 and all(a.brow > 0 and a.jaw == a.smile == a.close_eyes == 0 for a in seen)
+    seen.clear()
+    batch_for(5, src, dst, replace(settings, expression_aug=1.0))  # src's shapes; dst untouched
+    assert len(seen) == 8 and any(a.jaw or a.smile or a.close_eyes for a in seen)

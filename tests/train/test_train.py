@@ -17,7 +17,7 @@ from faceweave.formats.checkpoint import CheckpointError, list_checkpoints, load
 from faceweave.models import to_tensor
 from faceweave.train.data import Batch, Faceset, load_faceset
 from faceweave.train.optim import dropped_step
-from faceweave.train.run import run_train
+from faceweave.train.run import run_train, warp_phases
 from faceweave.train.stream import StreamSettings, batch_for
 from faceweave.workspace import Workspace
 from tests.train.conftest import fresh_workspace, tiny_config
@@ -37,8 +37,12 @@ def test_a_tiny_model_learns_its_faces(facesets: Workspace, tmp_path: Path) -> N
     assert (ws.model / "preview.png").is_file() and (ws.model / "loss.png").is_file()
 
 
+# A run to 3 steps ends on clean inputs (train.warp_until), so "to 3, then to 6" is a different
+# run from "to 6" unless the warp lasts to the end; an interruption is tested below.
 @pytest.mark.parametrize(
-    "extra", [{}, {"lr_dropout": 0.5, "color_transfer": "rct"}], ids=["plain", "dropout-rct"]
+    "extra",
+    [{"warp_until": 1.0}, {"lr_dropout": 0.5, "color_transfer": "rct", "warp_until": 1.0}],
+    ids=["plain", "dropout-rct"],
 )
 def test_resume_continues_exactly(facesets: Workspace, tmp_path: Path, extra: dict[str, object]) -> None:
     straight = fresh_workspace(facesets, tmp_path / "straight")
@@ -51,6 +55,53 @@ def test_resume_continues_exactly(facesets: Workspace, tmp_path: Path, extra: di
     for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
     assert a.optimizer_state["state"][0]["step"] == b.optimizer_state["state"][0]["step"]
+
+
+def test_an_interrupted_run_resumes_exactly_across_the_warp_switch(
+    facesets: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faceweave.train.loop as loop_module
+    from faceweave.train.loss import face_loss
+
+    straight = fresh_workspace(facesets, tmp_path / "straight")
+    said: list[str] = []
+    run_train(tiny_config(iterations=8), straight, say=said.append)  # warped to step 6, then clean
+    assert "random warp off from iteration 6: clean inputs to the end" in said
+    calls = {"n": 0}
+
+    def ctrl_c_at_step_4(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return face_loss(*args, **kwargs)
+
+    split = fresh_workspace(facesets, tmp_path / "split")
+    monkeypatch.setattr(loop_module, "face_loss", ctrl_c_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        run_train(tiny_config(iterations=8), split)
+    monkeypatch.undo()
+    report = run_train(tiny_config(iterations=8), split)
+    assert report.resumed and report.steps_this_run == 5
+    a, b = load_checkpoint(straight.model), load_checkpoint(split.model)
+    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+@pytest.mark.parametrize(
+    ("warp", "until", "stop", "deadline", "expected"),
+    [
+        (True, 0.75, 100, 0.0, [(True, 75, 0.0), (False, 100, 0.0)]),
+        (True, 0.75, 0, 1060.0, [(True, 0, 1045.0), (False, 0, 1060.0)]),  # started at 1000
+        (True, 0.75, 0, 0.0, [(True, 0, 0.0)]),  # no end known: warp throughout
+        (True, 1.0, 100, 0.0, [(True, 100, 0.0)]),
+        (False, 0.75, 100, 0.0, [(False, 100, 0.0)]),
+    ],
+)
+def test_warp_phases(warp: bool, until: float, stop: int, deadline: float,
+                     expected: list[tuple[bool, int, float]]) -> None:  # fmt: skip
+    cfg = tiny_config(warp=warp, warp_until=until).train
+    phases = warp_phases(cfg, stop, deadline, start=1000.0)
+    assert [(p.warp, p.stop_iteration, p.deadline) for p in phases] == expected
 
 
 def test_an_interrupted_save_leaves_the_previous_checkpoint(

@@ -25,7 +25,7 @@ from faceweave.models import to_tensor
 from faceweave.occlusion.labels import read_mask
 from faceweave.quality.features import features
 from faceweave.records import ImageBGR
-from faceweave.train.expressions import express, random_amounts
+from faceweave.train.expressions import EXPRESSIONS, express, random_amounts
 
 # Expression measures kept per face (quality/features.py), for balanced sampling and coverage.
 EXPRESSION_NAMES = ("mouth_open", "eye_open", "smile", "brow_raise")
@@ -180,6 +180,7 @@ def make_batch(
     feature_weight: float = 3.0,
     recolor_toward: tuple[str, Faceset] | None = None,
     expression_share: float = 0.0,
+    expression_kinds: tuple[str, ...] = EXPRESSIONS,
 ) -> Batch:
     inputs, targets, masks, weights = [], [], [], []
     for i in indices:
@@ -188,7 +189,8 @@ def make_batch(
             face = recolor(face, mask, *recolor_toward, rng)
         guess = np.zeros_like(mask)
         if expression_share > 0 and rng.random() < expression_share:
-            expressed = express(face, faceset.landmarks[i].astype(np.float64), random_amounts(rng))
+            amounts = random_amounts(rng, expression_kinds)
+            expressed = express(face, faceset.landmarks[i].astype(np.float64), amounts)
             face, guess = expressed.face, expressed.cavity
             mask, feature = landmark_masks(expressed.landmarks, face.shape[0], 1.0)
         if rng.random() < 0.5:

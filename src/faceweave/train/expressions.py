@@ -52,12 +52,17 @@ class ExpressionAmounts:
     brow: float = 0.0
 
 
-def random_amounts(rng: np.random.Generator) -> ExpressionAmounts:
-    """Each expression on with probability one half (at least one on), at a uniform amount: the
-    combinations a performance shows, not only one at a time."""
-    on = rng.random(4) < 0.5
+EXPRESSIONS = ("jaw", "smile", "close_eyes", "brow")
+
+
+def random_amounts(rng: np.random.Generator, kinds: tuple[str, ...] = EXPRESSIONS) -> ExpressionAmounts:
+    """Each expression of `kinds` on with probability one half (at least one on), at a uniform
+    amount: the combinations a performance shows, not only one at a time."""
+    allowed = np.array([name in kinds for name in EXPRESSIONS])
+    on = (rng.random(4) < 0.5) & allowed
     if not on.any():
-        on[rng.integers(0, 4)] = True
+        choices = np.flatnonzero(allowed)
+        on[choices[rng.integers(0, len(choices))]] = True
     amounts = rng.uniform(0.15, 1.0, 4) * on
     return ExpressionAmounts(*(float(a) for a in amounts))
 

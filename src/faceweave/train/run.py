@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ from faceweave.train.data import Faceset, load_faceset
 from faceweave.train.loop import LoopSettings, NonFiniteLoss, StepResult, run_loop
 from faceweave.train.observe import append_log, preview_grid, write_loss_plot, write_preview
 from faceweave.train.optim import make_optimizer
-from faceweave.train.stream import batch_loader, close_loader, stream_settings
+from faceweave.train.stream import StreamSettings, batch_loader, close_loader, stream_settings
 from faceweave.workspace import Workspace
 
 MAX_NAN_RECOVERIES = 3
@@ -349,18 +349,15 @@ def _fit(session: Session, say: Say) -> float:
         f"training {cfg.arch} {cfg.resolution} px on {device.type}{' (bf16)' if session.bf16 else ''}, "
         f"batch {cfg.batch_size} per side"
     )
+    phases = warp_phases(cfg, settings.stop_iteration, settings.deadline, start)
     try:
-        while True:
-            batches = batch_loader(
-                session.src, session.dst, stream, state.iteration, cfg.loader_workers, device.type == "cuda"
-            )
-            try:
-                run_loop(session.trained, observer.optimizer, batches, state, settings, observer)
-                break
-            except NonFiniteLoss as exc:
-                _recover(session.ws, observer, exc, say)
-            finally:
-                close_loader(batches)
+        for number, phase in enumerate(phases):
+            if _finished(state.iteration, phase):
+                continue  # a resumed run past the switch
+            if number:
+                say(f"random warp off from iteration {state.iteration}: clean inputs to the end")
+            limits = replace(settings, stop_iteration=phase.stop_iteration, deadline=phase.deadline)
+            _fit_phase(session, replace(stream, warp=phase.warp), limits, say)
     except KeyboardInterrupt:
         with signals_held():  # a second SIGTERM (systemd, Slurm) must not cut this save short
             observer.save()
@@ -369,6 +366,53 @@ def _fit(session: Session, say: Say) -> float:
     seconds = time.monotonic() - start
     state.elapsed_s += seconds
     return seconds
+
+
+@dataclass(frozen=True)
+class WarpPhase:
+    """A stretch of a run with or without random warp, up to a step count and/or a deadline (0 = none)."""
+
+    warp: bool
+    stop_iteration: int
+    deadline: float
+
+
+def warp_phases(cfg: TrainConfig, stop_iteration: int, deadline: float, start: float) -> list[WarpPhase]:
+    """The run's phases: warped inputs for the first `warp_until` of it, then clean inputs. The
+    switch is a step count when the run has one (so a resume sees the batches an uninterrupted run
+    would), else a share of the time limit; a run with neither warps to the end, as it cannot know
+    where its end is."""
+    if not cfg.warp or cfg.warp_until <= 0:
+        return [WarpPhase(False, stop_iteration, deadline)]
+    if cfg.warp_until >= 1 or not (stop_iteration or deadline):
+        return [WarpPhase(True, stop_iteration, deadline)]
+    if stop_iteration:
+        switch = WarpPhase(True, round(cfg.warp_until * stop_iteration), deadline)
+    else:
+        switch = WarpPhase(True, 0, start + cfg.warp_until * (deadline - start))
+    return [switch, WarpPhase(False, stop_iteration, deadline)]
+
+
+def _finished(iteration: int, phase: WarpPhase) -> bool:
+    return bool(phase.stop_iteration and iteration >= phase.stop_iteration) or bool(
+        phase.deadline and time.monotonic() >= phase.deadline
+    )
+
+
+def _fit_phase(session: Session, stream: StreamSettings, settings: LoopSettings, say: Say) -> None:
+    """Steps of one phase on its own batches, restoring the last checkpoint after a collapse."""
+    state, observer, workers = session.observer.state, session.observer, session.cfg.loader_workers
+    while True:
+        batches = batch_loader(
+            session.src, session.dst, stream, state.iteration, workers, session.device.type == "cuda"
+        )
+        try:
+            run_loop(session.trained, observer.optimizer, batches, state, settings, observer)
+            return
+        except NonFiniteLoss as exc:
+            _recover(session.ws, observer, exc, say)
+        finally:
+            close_loader(batches)
 
 
 def _report(session: Session, seconds: float) -> TrainReport:

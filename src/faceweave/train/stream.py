@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from faceweave.childproc import quiet_fd_server, shield_worker, signals_held, stop_workers
 from faceweave.config import TrainConfig
 from faceweave.train.data import Batch, Faceset, balanced_indices, make_batch, sampling_columns
+from faceweave.train.expressions import EXPRESSIONS
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class StreamSettings:
     color_transfer: str = "none"  # recolour src samples toward dst
     uniform_expression: bool = False
     expression_aug: float = 0.0  # share of src samples given a random expression
+    brow_aug_dst: float = 0.0  # share of dst samples given a brow raise
 
 
 def stream_settings(cfg: TrainConfig, rank: int = 0) -> StreamSettings:
@@ -53,10 +55,13 @@ def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -
         recolor = (
             (settings.color_transfer, dst) if faceset is src and settings.color_transfer != "none" else None
         )
-        share = settings.expression_aug if faceset is src else 0.0
-        pair.append(
-            make_batch(faceset, indices, rng, settings.warp, settings.eyes_mouth_weight, recolor, share)
+        # dst gets brows only: all four warps on dst measured no better on brows and no better on
+        # mouth or smile (README, "Brows").
+        share, kinds = (
+            (settings.expression_aug, EXPRESSIONS) if faceset is src else (settings.brow_aug_dst, ("brow",))
         )
+        weight = settings.eyes_mouth_weight
+        pair.append(make_batch(faceset, indices, rng, settings.warp, weight, recolor, share, kinds))
     return pair[0], pair[1]
 
 
