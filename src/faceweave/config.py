@@ -140,10 +140,10 @@ class TrainConfig:
     )
     warp: bool = opt(True, "random-warp the input (not the target): needed to learn a swap")
     warp_until: float = opt(
-        0.75,
+        1.0,
         "share of a run (of train.iterations, else of train.time_limit_min) trained on random-warped "
-        "inputs; the rest trains on clean ones, where the decoders learn expressions and detail "
-        "that the warp's jitter hides (DeepFaceLab users turn random_warp off late); 1 = warp to the end",
+        "inputs; the rest trains on clean ones, as DeepFaceLab users turn random_warp off late: the "
+        "swap's smile follows dst better, its eyes worse (measured in the README); 1 = warp to the end",
         lo=0.0,
         hi=1.0,
     )

@@ -65,7 +65,8 @@ def test_an_interrupted_run_resumes_exactly_across_the_warp_switch(
 
     straight = fresh_workspace(facesets, tmp_path / "straight")
     said: list[str] = []
-    run_train(tiny_config(iterations=8), straight, say=said.append)  # warped to step 6, then clean
+    eight = tiny_config(iterations=8, warp_until=0.75)  # warped to step 6, then clean
+    run_train(eight, straight, say=said.append)
     assert "random warp off from iteration 6: clean inputs to the end" in said
     calls = {"n": 0}
 
@@ -78,9 +79,9 @@ def test_an_interrupted_run_resumes_exactly_across_the_warp_switch(
     split = fresh_workspace(facesets, tmp_path / "split")
     monkeypatch.setattr(loop_module, "face_loss", ctrl_c_at_step_4)
     with pytest.raises(KeyboardInterrupt):
-        run_train(tiny_config(iterations=8), split)
+        run_train(eight, split)
     monkeypatch.undo()
-    report = run_train(tiny_config(iterations=8), split)
+    report = run_train(eight, split)
     assert report.resumed and report.steps_this_run == 5
     a, b = load_checkpoint(straight.model), load_checkpoint(split.model)
     for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
