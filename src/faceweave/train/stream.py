@@ -55,8 +55,8 @@ def batch_for(step: int, src: Faceset, dst: Faceset, settings: StreamSettings) -
         recolor = (
             (settings.color_transfer, dst) if faceset is src and settings.color_transfer != "none" else None
         )
-        # dst gets brows only: all four warps on dst measured no better on brows and no better on
-        # mouth or smile (README, "Brows").
+        # dst gets brows only: all four warps on dst measured alike on brows, mouth and smile
+        # (README, "Acting: random warp off at the end, and brows").
         share, kinds = (
             (settings.expression_aug, EXPRESSIONS) if faceset is src else (settings.brow_aug_dst, ("brow",))
         )
