@@ -44,7 +44,9 @@ def to_images(batch: torch.Tensor) -> list[ImageBGR]:
 
 def measure(finder: MediapipeFaceFinder, face: ImageBGR) -> npt.NDArray[np.float64] | None:
     big = cv2.resize(face, (MESH_SIZE, MESH_SIZE), interpolation=cv2.INTER_CUBIC)
-    framed = cv2.copyMakeBorder(big, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_REPLICATE)
+    framed = np.asarray(
+        cv2.copyMakeBorder(big, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_REPLICATE), np.uint8
+    )
     found = finder.find(framed)
     return features(found[0].landmarks_478).as_array() if found else None
 
@@ -73,7 +75,7 @@ def main() -> None:
     try:
         for path in sorted(ws.dst_aligned.glob("*.png")):
             image, meta = read_aligned_face(path)
-            crop = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+            crop = np.asarray(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA), np.uint8)
             with torch.no_grad():
                 swapped, _ = model.swap(to_tensor(crop[None]))
                 rebuilt, _ = model.reconstruct(to_tensor(crop[None]), "dst")
