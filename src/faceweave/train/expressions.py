@@ -14,7 +14,7 @@ give it little weight; the merge's `keep_mouth` keeps dst's real mouth interior 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -52,7 +52,7 @@ class ExpressionAmounts:
     brow: float = 0.0
 
 
-EXPRESSIONS = ("jaw", "smile", "close_eyes", "brow")
+EXPRESSIONS = tuple(f.name for f in fields(ExpressionAmounts))
 
 
 def random_amounts(rng: np.random.Generator, kinds: tuple[str, ...] = EXPRESSIONS) -> ExpressionAmounts:
