@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from faceweave.assets import load_sample_face
 from faceweave.extract.detect import MediapipeFaceFinder
-from faceweave.mesh import CHIN_POINT, LIDS
+from faceweave.mesh import CHIN_POINT, IRISES, LIDS
 from faceweave.quality.features import features
 from faceweave.records import ImageBGR
 from faceweave.train.data import balanced_indices, load_faceset, make_batch
@@ -60,7 +61,10 @@ def test_each_expression_moves_its_own_points(portrait: tuple[ImageBGR, npt.NDAr
     assert jaw[CHIN_POINT, 1] > 10 and np.abs(jaw[list(LIDS[0][0])]).max() == 0  # chin drops, eyes stay
     closed = p + displacement(p, ExpressionAmounts(close_eyes=1.0))
     upper, lower = LIDS[0]
-    assert np.abs(closed[list(upper)] - closed[list(lower)]).max() < 1e-6
+    opening = float(np.abs(p[list(upper)] - p[list(lower)]).max())
+    assert np.abs(closed[list(upper)] - closed[list(lower)]).max() < 0.05 * opening
+    irises = [i for iris in IRISES for i in iris]
+    assert np.abs(closed[irises] - p[irises]).max() == 0  # a blink covers the eye, it does not move it
     brow = displacement(p, ExpressionAmounts(brow=1.0))
     assert brow[105, 1] < -3 and abs(brow[CHIN_POINT, 1]) < 1e-6
 
@@ -86,6 +90,34 @@ def test_a_detector_reads_the_expression_off_the_warped_face(
     before = getattr(features(mesh), measure)
     after = getattr(features(_mesh(finder, express(face, mesh[:, :2], amounts).face)), measure)
     assert (after - before) * direction > 0.04, (before, after)
+
+
+def _painted_eyes(mesh: npt.NDArray[np.float64], shape: tuple[int, ...]) -> ImageBGR:
+    """A skin-coloured picture with the portrait's eye openings painted blue, and red irises."""
+    picture = np.full((*shape[:2], 3), (120, 150, 200), np.uint8)
+    for (upper, lower), iris in zip(LIDS, IRISES, strict=True):
+        opening, disk = np.zeros(shape[:2], np.uint8), np.zeros(shape[:2], np.uint8)
+        ring = np.vstack([mesh[list(upper)], mesh[list(lower[::-1])]])
+        cv2.fillPoly(opening, [np.round(ring).astype(np.int32)], (1,))
+        radius = float(np.linalg.norm(mesh[list(iris[1:])] - mesh[iris[0]], axis=1).mean())
+        cv2.circle(disk, tuple(int(c) for c in np.round(mesh[iris[0]])), round(radius), (1,), -1)
+        picture[opening > 0] = (255, 0, 0)
+        picture[(opening > 0) & (disk > 0)] = (0, 0, 255)
+    return picture
+
+
+def test_a_closing_lid_covers_the_eye_and_does_not_squeeze_it(
+    portrait: tuple[ImageBGR, npt.NDArray[np.float64]],
+) -> None:
+    face, mesh = portrait
+    painted = _painted_eyes(mesh[:, :2], face.shape)
+    eye = painted[..., 1] < 60
+    half = express(painted, mesh[:, :2], ExpressionAmounts(close_eyes=0.5)).face
+    closed = express(painted, mesh[:, :2], ExpressionAmounts(close_eyes=1.0)).face
+    shown = cv2.erode((half[..., 1] < 60).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert 0.3 < shown.sum() / eye.sum() < 0.7  # about half the eye still shows...
+    assert np.array_equal(half[shown], painted[shown])  # ...exactly where it was, iris not squeezed
+    assert (closed[..., 1] < 60).sum() < 0.25 * eye.sum()  # closed: lid skin over the eye
 
 
 def test_an_opened_mouth_is_painted_dark_and_weighted_low(facesets: Workspace) -> None:

@@ -4,8 +4,10 @@ A src decoder can only draw src in the shapes it saw, and src footage is often c
 performance. Here a sample's 478 landmarks are moved as a face moves them (the jaw drops and the
 lower lip with it, the mouth corners go up and out, the upper lids come down onto the lower
 ones, the brows rise), and the image follows the mesh with a piecewise-linear warp over its
-triangulation. Input and target are warped alike, and the masks are rebuilt from the moved
-landmarks, so the model learns src's face in that shape.
+triangulation. A lid is the one part that slides over another: the eyeball stays where it is and
+the lid's skin covers it from above, so the eye's opening is drawn unwarped under the moved lid.
+Input and target are warped alike, and the masks are rebuilt from the moved landmarks, so the
+model learns src's face in that shape.
 
 What a warp cannot know is the inside of an opened mouth: teeth and tongue were never in the
 picture. The opening is filled with a dark shade of src's own lips and marked, so training can
@@ -40,6 +42,9 @@ Points = npt.NDArray[np.float64]
 JAW_DROP = 0.5
 SMILE_UP, SMILE_OUT = 0.12, 0.08
 BROW_LIFT = 0.4
+# A closed upper lid stops just short of the lower one: coincident points would leave the
+# triangulation free to keep the lower lid's and read the eye, squeezed, into the lid.
+LID_REACH = 0.97
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def displacement(points: Points, amounts: ExpressionAmounts) -> Points:
             lift = (side * SMILE_OUT * across - SMILE_UP * down) * mouth_w * amounts.smile
             move += reach[:, None] * lift[None, :]
     if amounts.close_eyes:
-        move += _lids(p, down) * amounts.close_eyes
+        move += _lids(p, across, down) * amounts.close_eyes
     if amounts.brow:
         move += _brows(p, across, down) * amounts.brow
     return move
@@ -125,14 +130,23 @@ def _jaw(p: Points, across: npt.NDArray[np.float64], down: npt.NDArray[np.float6
     return (below * taper * JAW_DROP * mouth_w)[:, None] * down[None, :]
 
 
-def _lids(p: Points, down: npt.NDArray[np.float64]) -> Points:
-    """Upper lids onto the lower ones; the iris squeezed toward the lower lid with them."""
+def _lids(p: Points, across: npt.NDArray[np.float64], down: npt.NDArray[np.float64]) -> Points:
+    """Upper lids onto the lower ones, the skin above them following less and less up to about an
+    eye's opening above the lid, so that the lid's dark margin stays a thin line instead of being
+    stretched over the eye. The irises stay: a blink covers the eye, it does not move it."""
     move = np.zeros_like(p)
-    for (upper, lower), iris in zip(LIDS, IRISES, strict=True):
-        move[list(upper)] = p[list(lower)] - p[list(upper)]
-        low_v = float(np.max(p[list(lower)] @ down))
-        iris_v = p[list(iris)] @ down
-        move[list(iris)] = ((low_v - iris_v) * 0.95)[:, None] * down[None, :]
+    u, v = p @ across, p @ down
+    for upper, lower in LIDS:
+        up, low = p[list(upper)], p[list(lower)]
+        travel = (low - up) @ down * LID_REACH
+        order = np.argsort(up @ across)
+        lid_u, lid_v = (up @ across)[order], (up @ down)[order]
+        above = np.interp(u, lid_u, lid_v) - v
+        reach = max(0.7 * float(travel.max()) / LID_REACH, 1.0)
+        follow = np.clip(1 - (above / reach) ** 2, 0, 1) * (above > 0) * (u > lid_u[0]) * (u < lid_u[-1])
+        move += (follow * np.interp(u, lid_u, travel[order]))[:, None] * down[None, :]
+        move[list(upper)] = (low - up) * LID_REACH
+    move[[i for iris in IRISES for i in iris]] = 0  # an iris's top is under the lid, not on it
     return move
 
 
@@ -182,6 +196,17 @@ def mesh_maps(
     return maps[0], maps[1]
 
 
+def _eyes_under_lids(face: ImageBGR, warped: ImageBGR, after: Points) -> ImageBGR:
+    """`warped` with each eye's remaining opening (between the moved upper lid and the lower lid)
+    taken from `face` as it was: the part of the eye the lid has not reached yet does not move."""
+    opening = np.zeros(face.shape[:2], np.float32)
+    for upper, lower in LIDS:
+        ring = np.vstack([after[list(upper)], after[list(lower[::-1])]])
+        cv2.fillPoly(opening, [np.round(ring * 16).astype(np.int32)], (1.0,), cv2.LINE_AA, shift=4)
+    keep = opening[..., None]
+    return np.asarray(face * keep + warped * (1 - keep) + 0.5, np.uint8)
+
+
 @dataclass(frozen=True)
 class Expressed:
     """A face warped into an expression: its image, moved landmarks, and the opened mouth (0-1)."""
@@ -196,10 +221,16 @@ def express(face: ImageBGR, landmarks: Points, amounts: ExpressionAmounts) -> Ex
     size = face.shape[0]
     before = np.asarray(landmarks[:, :2], np.float64)
     after = before + displacement(before, amounts)
-    map_x, map_y = mesh_maps(before, after, size)
+    # The irises lie under a closing lid; in the skin's mesh they would pin the lid's skin to the eye.
+    skin = np.ones(len(before), bool)
+    if amounts.close_eyes > 0:
+        skin[[i for iris in IRISES for i in iris]] = False
+    map_x, map_y = mesh_maps(before[skin], after[skin], size)
     warped = np.asarray(
         cv2.remap(face, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.uint8
     )
+    if amounts.close_eyes > 0:
+        warped = _eyes_under_lids(face, warped, after)
     cavity = np.zeros((size, size), np.float32)
     if amounts.jaw > 0:
         ring = np.vstack([after[list(INNER_UPPER)], after[list(INNER_LOWER[::-1])]])
