@@ -45,6 +45,9 @@ BROW_LIFT = 0.4
 # A closed upper lid stops just short of the lower one: coincident points would leave the
 # triangulation free to keep the lower lid's and read the eye, squeezed, into the lid.
 LID_REACH = 0.97
+# How far above a closing lid its skin follows it down, in eye openings (none beyond).
+LID_SKIN_REACH = 0.7
+IRIS_POINTS = [i for iris in IRISES for i in iris]
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,8 @@ def _jaw(p: Points, across: npt.NDArray[np.float64], down: npt.NDArray[np.float6
 
 
 def _lids(p: Points, across: npt.NDArray[np.float64], down: npt.NDArray[np.float64]) -> Points:
-    """Upper lids onto the lower ones, the skin above them following less and less up to about an
-    eye's opening above the lid, so that the lid's dark margin stays a thin line instead of being
+    """Upper lids onto the lower ones, the skin above them following less and less up to
+    LID_SKIN_REACH above the lid, so that the lid's dark margin stays a thin line instead of being
     stretched over the eye. The irises stay: a blink covers the eye, it does not move it."""
     move = np.zeros_like(p)
     u, v = p @ across, p @ down
@@ -142,11 +145,11 @@ def _lids(p: Points, across: npt.NDArray[np.float64], down: npt.NDArray[np.float
         order = np.argsort(up @ across)
         lid_u, lid_v = (up @ across)[order], (up @ down)[order]
         above = np.interp(u, lid_u, lid_v) - v
-        reach = max(0.7 * float(travel.max()) / LID_REACH, 1.0)
+        reach = max(LID_SKIN_REACH * float(travel.max()) / LID_REACH, 1.0)
         follow = np.clip(1 - (above / reach) ** 2, 0, 1) * (above > 0) * (u > lid_u[0]) * (u < lid_u[-1])
         move += (follow * np.interp(u, lid_u, travel[order]))[:, None] * down[None, :]
         move[list(upper)] = (low - up) * LID_REACH
-    move[[i for iris in IRISES for i in iris]] = 0  # an iris's top is under the lid, not on it
+    move[IRIS_POINTS] = 0  # an iris's top is under the lid, not on it
     return move
 
 
@@ -224,7 +227,7 @@ def express(face: ImageBGR, landmarks: Points, amounts: ExpressionAmounts) -> Ex
     # The irises lie under a closing lid; in the skin's mesh they would pin the lid's skin to the eye.
     skin = np.ones(len(before), bool)
     if amounts.close_eyes > 0:
-        skin[[i for iris in IRISES for i in iris]] = False
+        skin[IRIS_POINTS] = False
     map_x, map_y = mesh_maps(before[skin], after[skin], size)
     warped = np.asarray(
         cv2.remap(face, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.uint8
