@@ -3,9 +3,9 @@
 For a `benchmarks/quality.py` pair workspace, dst's own aligned faces are shrunk to each model
 size and merged back into dst through the normal merge (`quick`'s [merge] defaults; the learnt
 mask is full, so the dst hull is the mask), as a model that reproduced dst perfectly at that size
-would be; `faceweave eval`
-then scores each result against dst. What is lost is what the size, the paste and the watermark
-lose, not what a model fails to learn: no model of that size can score above it.
+would draw them; `faceweave eval` then scores each result against dst. What is lost is what the
+size, the paste and the watermark lose, not what a model fails to learn: no model of that size
+can score above it.
 
 Usage: python benchmarks/sharpness_ceiling.py WORKSPACE [--sizes 64,128,256] [--out DIR]
 """
